@@ -1,0 +1,189 @@
+"""Kernel IR → LLVM IR for the host CPU: one function per kernel, one entry per program.
+
+The entry function `void @<sym>(ptr bufs)` receives the pointer table of the Program's
+buffers and calls every kernel in order: one native call per graph invocation. A kernel
+`void @<sym>.kN(ptr bufs, i64 lo, i64 hi)` runs its outermost dimension over [lo, hi), so
+a thread pool (or a GPU grid) can split it without changing the body.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ..ir import dtypes as dt
+from ..ir.kernel import Expr, Kernel
+from ..ir.program import Program
+from ..ir.target import Target
+from .scalar import I64, I8, PTR, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type, memory_type
+
+
+def _loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body, name: str) -> None:
+    """for (i = lo; i < hi; ++i) body(i) — the canonical form LLVM's vectorizer expects."""
+    pre = b.block
+    head = b.append_basic_block(f"{name}.head")
+    blk = b.append_basic_block(f"{name}.body")
+    done = b.append_basic_block(f"{name}.done")
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64, name=name)
+    i.add_incoming(lo, pre)
+    b.cbranch(b.icmp_signed("<", i, hi), blk, done)
+    b.position_at_end(blk)
+    body(i)
+    nxt = b.add(i, I64(1), flags=("nsw",))
+    i.add_incoming(nxt, b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def _nest(b: ir.IRBuilder, dims, body, prefix: str, first: tuple[ir.Value, ir.Value] | None = None) -> None:
+    """Nested loops over `dims` (innermost last); `first` overrides the outermost bounds."""
+    def level(d: int, ivs: list[ir.Value]):
+        if d == len(dims):
+            body(ivs)
+            return
+        lo, hi = first if (d == 0 and first) else (I64(0), I64(dims[d]))
+        _loop(b, lo, hi, lambda i: level(d + 1, ivs + [i]), f"{prefix}{d}")
+    level(0, [])
+
+
+class _KernelEmitter:
+    def __init__(self, module: ir.Module, k: Kernel, sym: str, program: Program):
+        self.k, self.program = k, program
+        fnty = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
+        self.fn = ir.Function(module, fnty, sym)
+        self.fn.linkage = "internal"
+        self.fn.args[0].add_attribute("noalias")
+        bufs, self.lo, self.hi = self.fn.args
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        slots = sorted(set(k.reads) | {s.buf for s in k.stores})
+        self.ptrs = {s: self.b.load(self.b.gep(bufs, [I64(s)], source_etype=PTR), name=f"buf{s}",
+                                  typ=PTR) for s in slots}
+
+    def pointer(self, slot: int, offset: ir.Value, d) -> ir.Value:
+        return self.b.gep(self.ptrs[slot], [offset], inbounds=True, source_etype=memory_type(d))
+
+    def load(self, slot: int, offset: ir.Value, d) -> ir.Value:
+        v = self.b.load(self.pointer(slot, offset, d), typ=memory_type(d))
+        return self.b.trunc(v, llvm_type(d)) if d.is_bool else v
+
+    def store(self, slot: int, offset: ir.Value, value: ir.Value, d, mode: str) -> None:
+        p = self.pointer(slot, offset, d)
+        if mode == "add":
+            old = self.b.load(p, typ=memory_type(d))
+            value = self.b.fadd(old, value) if d.is_float else self.b.add(old, value)
+        elif d.is_bool:
+            value = self.b.zext(value, I8)
+        self.b.store(value, p)
+
+    def emitter(self, ivs: list[ir.Value], rivs: list[ir.Value] = ()) -> ScalarEmitter:
+        def leaf(e: Expr) -> ir.Value:
+            if e.op == "idx":
+                return ivs[e.attr]
+            if e.op == "ridx":
+                return rivs[e.attr]
+            return self.load(e.attr, em(e.args[0]), e.dtype)
+        em = ScalarEmitter(self.b, leaf)
+        return em
+
+    def emit(self) -> ir.Function:
+        k, b = self.k, self.b
+        shape = k.shape or (1,)
+        ivs_of = (lambda ivs: ivs) if k.shape else (lambda ivs: [])
+
+        def point(ivs):
+            ivs = ivs_of(ivs)
+            if k.reduce:
+                self.reduce_point(ivs)
+            else:
+                em = self.emitter(ivs)
+                for s in k.stores:
+                    self.store(s.buf, em(s.offset), em(s.value), s.value.dtype, s.mode)
+        _nest(b, shape, point, "i", (self.lo, self.hi))
+        b.ret_void()
+        return self.fn
+
+    def reduce_point(self, ivs: list[ir.Value]) -> None:
+        (s,) = self.k.stores
+        b, kind = self.b, self.k.reduce
+        d = s.value.dtype
+        acc = b.alloca(llvm_type(d))
+        pos = b.alloca(I64)
+        b.store(_identity(kind, d), acc)
+        b.store(I64(0), pos)
+        rshape = self.k.rshape
+
+        def step(rivs):
+            em = self.emitter(ivs, rivs)
+            v, cur = em(s.value), b.load(acc, typ=llvm_type(d))
+            if kind == "cumsum":
+                total = _combine(b, em, "sum", d, cur, v)
+                b.store(total, acc)
+                self.store(s.buf, em(s.offset), total, d, "set")
+            elif kind in ("argmax", "argmin"):
+                flat = self._flat(rivs, rshape)
+                better = _better(b, kind, d, v, cur)
+                b.store(b.select(better, v, cur), acc)
+                b.store(b.select(better, flat, b.load(pos, typ=I64)), pos)
+            else:
+                b.store(_combine(b, em, kind, d, cur, v), acc)
+        _nest(b, rshape, step, "r")
+        if kind == "cumsum":
+            return
+        em = self.emitter(ivs)
+        out = b.load(pos, typ=I64) if kind in ("argmax", "argmin") else b.load(acc, typ=llvm_type(d))
+        self.store(s.buf, em(s.offset), out, dt.int64 if kind in ("argmax", "argmin") else d, "set")
+
+    def _flat(self, rivs, rshape) -> ir.Value:
+        off = I64(0)
+        for i, n in zip(rivs, rshape):
+            off = self.b.add(self.b.mul(off, I64(n)), i)
+        return off
+
+
+def _identity(kind: str, d) -> ir.Constant:
+    if kind in ("sum", "cumsum"):
+        return constant(d, 0)
+    if kind == "prod":
+        return constant(d, 1)
+    big = kind in ("min", "argmin")
+    if d.is_float:
+        return constant(d, float("inf") if big else float("-inf"))
+    if d.is_bool:
+        return constant(d, big)
+    lim = (1 << (d.bits - 1))
+    return constant(d, lim - 1 if big else -lim)
+
+
+def _combine(b: ir.IRBuilder, em: ScalarEmitter, kind: str, d, acc: ir.Value, v: ir.Value) -> ir.Value:
+    if kind == "sum":
+        return b.fadd(acc, v, flags=REDUCE_FLAGS) if d.is_float else b.add(acc, v)
+    if kind == "prod":
+        return b.fmul(acc, v, flags=REDUCE_FLAGS) if d.is_float else b.mul(acc, v)
+    return em._minmax(d, acc, v, "maximum" if kind == "max" else "minimum", ">" if kind == "max" else "<")
+
+
+def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Value:
+    """argmax/argmin take the first extreme; a NaN wins over any number (NumPy)."""
+    rel = ">" if kind == "argmax" else "<"
+    if d.is_float:
+        v_nan, cur_nan = b.fcmp_unordered("uno", v, v), b.fcmp_unordered("uno", cur, cur)
+        return b.or_(b.fcmp_ordered(rel, v, cur), b.and_(v_nan, b.not_(cur_nan)))
+    return (b.icmp_unsigned if d.is_bool else b.icmp_signed)(rel, v, cur)
+
+
+def emit_module(program: Program, target: Target, sym: str) -> ir.Module:
+    """The whole program as one LLVM module whose entry symbol is `sym`."""
+    module = ir.Module(name=sym)
+    module.triple = target.triple
+    entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), sym)
+    b = ir.IRBuilder(entry.append_basic_block("entry"))
+    for n, k in enumerate(program.kernels):
+        fn = _KernelEmitter(module, k, f"{sym}.k{n}", program).emit()
+        if k.size > 0:
+            b.call(fn, [entry.args[0], I64(0), I64(k.shape[0] if k.shape else 1)])
+    b.ret_void()
+    return module
+
+
+def emit_llvm(program: Program, target: Target, sym: str) -> str:
+    return str(emit_module(program, target, sym))

@@ -1,0 +1,250 @@
+"""The closed scalar op set → llvmlite IRBuilder calls, with NumPy semantics, written once."""
+from __future__ import annotations
+
+from typing import Callable
+
+from llvmlite import ir
+
+from ..ir import dtypes as dt
+from ..ir.dtypes import DType
+from ..ir.kernel import Expr
+
+I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+F32, F64 = ir.FloatType(), ir.DoubleType()
+PTR = ir.PointerType()
+REDUCE_FLAGS = ("reassoc", "nsz")
+
+
+def llvm_type(d: DType) -> ir.Type:
+    """Register type: bools are i1 in registers, i8 in memory."""
+    return {"f32": F32, "f64": F64, "i32": I32, "i64": I64, "bool": I1}[d.short]
+
+
+def memory_type(d: DType) -> ir.Type:
+    return I8 if d.is_bool else llvm_type(d)
+
+
+def constant(d: DType, value) -> ir.Constant:
+    return ir.Constant(llvm_type(d), value)
+
+
+class ScalarEmitter:
+    """Emits Exprs into one basic-block region; `leaf(expr)` supplies idx/ridx/load values."""
+
+    def __init__(self, b: ir.IRBuilder, leaf: Callable[[Expr], ir.Value], memo: dict | None = None):
+        self.b, self.leaf = b, leaf
+        self.memo: dict[int, ir.Value] = {} if memo is None else memo
+        self.module = b.module
+
+    def intrinsic(self, name: str, d: DType, *args: ir.Value) -> ir.Value:
+        t = llvm_type(d)
+        fn = self.module.declare_intrinsic(f"llvm.{name}", [t])
+        return self.b.call(fn, args)
+
+    def libm(self, name: str, d: DType, *args: ir.Value) -> ir.Value:
+        t = llvm_type(d)
+        sym = name + ("f" if d == dt.float32 else "")
+        fn = self.module.globals.get(sym)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(t, [t] * len(args)), sym)
+        return self.b.call(fn, args)
+
+    def __call__(self, e: Expr) -> ir.Value:
+        v = self.memo.get(id(e))
+        if v is None:
+            if e.op == "const":
+                v = constant(e.dtype, e.attr)
+            elif e.op in ("idx", "ridx", "load"):
+                v = self.leaf(e)
+            else:
+                v = getattr(self, "op_" + e.op)(e, *[self(a) for a in e.args])
+            self.memo[id(e)] = v
+        return v
+
+    def _arg_dtype(self, e: Expr) -> DType:
+        return e.args[0].dtype
+
+    # arithmetic -----------------------------------------------------------------------------
+    def op_add(self, e, x, y):
+        return self.b.fadd(x, y) if e.dtype.is_float else self.b.add(x, y)
+
+    def op_sub(self, e, x, y):
+        return self.b.fsub(x, y) if e.dtype.is_float else self.b.sub(x, y)
+
+    def op_mul(self, e, x, y):
+        return self.b.fmul(x, y) if e.dtype.is_float else self.b.mul(x, y)
+
+    def op_div(self, e, x, y):
+        return self.b.fdiv(x, y)
+
+    def op_neg(self, e, x):
+        return self.b.fneg(x) if e.dtype.is_float else self.b.neg(x)
+
+    def op_abs(self, e, x):
+        if e.dtype.is_float:
+            return self.intrinsic("fabs", e.dtype, x)
+        return x if e.dtype.is_bool else self.b.select(self.b.icmp_signed("<", x, x.type(0)), self.b.neg(x), x)
+
+    def op_sign(self, e, x):
+        d, b = e.dtype, self.b
+        if d.is_bool:
+            return x
+        one, mone, zero = constant(d, 1), constant(d, -1), constant(d, 0)
+        gt, lt = (b.fcmp_ordered(">", x, zero), b.fcmp_ordered("<", x, zero)) if d.is_float else \
+            (b.icmp_signed(">", x, zero), b.icmp_signed("<", x, zero))
+        return b.select(gt, one, b.select(lt, mone, x))
+
+    def op_floordiv(self, e, x, y):
+        d, b = e.dtype, self.b
+        if d.is_float:
+            mod = b.frem(x, y)
+            div = b.fdiv(b.fsub(x, mod), y)
+            zero = constant(d, 0.0)
+            wrong_sign = b.and_(b.fcmp_unordered("!=", mod, zero),
+                                b.xor(b.fcmp_ordered("<", y, zero), b.fcmp_ordered("<", mod, zero)))
+            div = b.select(wrong_sign, b.fsub(div, constant(d, 1.0)), div)
+            fl = self.intrinsic("floor", d, div)
+            fl = b.select(b.fcmp_ordered(">", b.fsub(div, fl), constant(d, 0.5)), b.fadd(fl, constant(d, 1.0)), fl)
+            signed_zero = self.intrinsic("copysign", d, zero, b.fdiv(x, y))
+            out = b.select(b.fcmp_unordered("!=", div, zero), fl, signed_zero)
+            return b.select(b.fcmp_ordered("==", y, zero), b.fdiv(x, y), out)
+        zero, one, mone = constant(d, 0), constant(d, 1), constant(d, -1)
+        y_is0, y_ism1 = b.icmp_signed("==", y, zero), b.icmp_signed("==", y, mone)
+        safe = b.select(b.or_(y_is0, y_ism1), one, y)
+        q, r = b.sdiv(x, safe), b.srem(x, safe)
+        adjust = b.and_(b.icmp_signed("!=", r, zero), b.xor(b.icmp_signed("<", r, zero), b.icmp_signed("<", y, zero)))
+        q = b.select(adjust, b.sub(q, one), q)
+        return b.select(y_is0, zero, b.select(y_ism1, b.neg(x), q))
+
+    def op_mod(self, e, x, y):
+        d, b = e.dtype, self.b
+        if d.is_float:
+            zero = constant(d, 0.0)
+            r = b.frem(x, y)
+            wrong_sign = b.and_(b.fcmp_unordered("!=", r, zero),
+                                b.xor(b.fcmp_ordered("<", y, zero), b.fcmp_ordered("<", r, zero)))
+            r = b.select(wrong_sign, b.fadd(r, y), r)
+            return b.select(b.fcmp_ordered("==", r, zero), self.intrinsic("copysign", d, zero, y), r)
+        zero, one = constant(d, 0), constant(d, 1)
+        y_is0 = b.icmp_signed("==", y, zero)
+        safe = b.select(b.or_(y_is0, b.icmp_signed("==", y, constant(d, -1))), one, y)
+        r = b.srem(x, safe)
+        adjust = b.and_(b.icmp_signed("!=", r, zero), b.xor(b.icmp_signed("<", r, zero), b.icmp_signed("<", y, zero)))
+        return b.select(y_is0, zero, b.select(adjust, b.add(r, safe), r))
+
+    def op_pow(self, e, x, y):
+        d, b = e.dtype, self.b
+        if d.is_float:
+            return self.intrinsic("pow", d, x, y)
+        result, base = constant(d, 1), x
+        for bit in range(d.bits - 1):  # square-and-multiply over the exponent's bits
+            take = b.icmp_signed("!=", b.and_(y, constant(d, 1 << bit)), constant(d, 0))
+            result = b.select(take, b.mul(result, base), result)
+            base = b.mul(base, base)
+        return result
+
+    def op_max(self, e, x, y):
+        return self._minmax(e.dtype, x, y, "maximum", ">")
+
+    def op_min(self, e, x, y):
+        return self._minmax(e.dtype, x, y, "minimum", "<")
+
+    def _minmax(self, d, x, y, name, rel):
+        if d.is_float:
+            return self.intrinsic(name, d, x, y)
+        cmp = self.b.icmp_unsigned if d.is_bool else self.b.icmp_signed
+        return self.b.select(cmp(rel, x, y), x, y)
+
+    # transcendental -------------------------------------------------------------------------
+    def op_exp(self, e, x):
+        return self.intrinsic("exp", e.dtype, x)
+
+    def op_log(self, e, x):
+        return self.intrinsic("log", e.dtype, x)
+
+    def op_log1p(self, e, x):
+        return self.libm("log1p", e.dtype, x)
+
+    def op_sqrt(self, e, x):
+        return self.intrinsic("sqrt", e.dtype, x)
+
+    def op_sin(self, e, x):
+        return self.intrinsic("sin", e.dtype, x)
+
+    def op_cos(self, e, x):
+        return self.intrinsic("cos", e.dtype, x)
+
+    def op_tanh(self, e, x):
+        return self.libm("tanh", e.dtype, x)
+
+    def op_floor(self, e, x):
+        return self.intrinsic("floor", e.dtype, x) if e.dtype.is_float else x
+
+    def op_ceil(self, e, x):
+        return self.intrinsic("ceil", e.dtype, x) if e.dtype.is_float else x
+
+    def op_isnan(self, e, x):
+        return self.b.fcmp_unordered("uno", x, x)
+
+    # comparison and logic -------------------------------------------------------------------
+    def _compare(self, e, x, y, rel):
+        d = self._arg_dtype(e)
+        if d.is_float:
+            return self.b.fcmp_unordered(rel, x, y) if rel == "!=" else self.b.fcmp_ordered(rel, x, y)
+        return (self.b.icmp_unsigned if d.is_bool else self.b.icmp_signed)(rel, x, y)
+
+    def op_lt(self, e, x, y):
+        return self._compare(e, x, y, "<")
+
+    def op_le(self, e, x, y):
+        return self._compare(e, x, y, "<=")
+
+    def op_gt(self, e, x, y):
+        return self._compare(e, x, y, ">")
+
+    def op_ge(self, e, x, y):
+        return self._compare(e, x, y, ">=")
+
+    def op_eq(self, e, x, y):
+        return self._compare(e, x, y, "==")
+
+    def op_ne(self, e, x, y):
+        return self._compare(e, x, y, "!=")
+
+    def op_and(self, e, x, y):
+        return self.b.and_(x, y)
+
+    def op_or(self, e, x, y):
+        return self.b.or_(x, y)
+
+    def op_xor(self, e, x, y):
+        return self.b.xor(x, y)
+
+    def op_not(self, e, x):
+        return self.b.not_(x)
+
+    def op_shl(self, e, x, y):
+        return self.b.shl(x, y)
+
+    def op_lshr(self, e, x, y):
+        return self.b.lshr(x, y)
+
+    def op_select(self, e, c, x, y):
+        return self.b.select(c, x, y)
+
+    def op_cast(self, e, x):
+        src, dst, b = self._arg_dtype(e), e.dtype, self.b
+        t = llvm_type(dst)
+        if dst.is_bool:
+            return b.fcmp_unordered("!=", x, constant(src, 0.0)) if src.is_float else b.icmp_unsigned(
+                "!=", x, constant(src, 0))
+        if src.is_float and dst.is_float:
+            return b.fpext(x, t) if dst.bits > src.bits else b.fptrunc(x, t)
+        if src.is_float:
+            fn = self.module.declare_intrinsic("llvm.fptosi.sat", [t, llvm_type(src)])
+            return b.call(fn, [x])
+        if dst.is_float:
+            return b.uitofp(x, t) if src.is_bool else b.sitofp(x, t)
+        if dst.bits > src.bits:
+            return b.zext(x, t) if src.is_bool else b.sext(x, t)
+        return b.trunc(x, t)

@@ -1,0 +1,111 @@
+"""The one place the stages meet: graph → passes → kernels → LLVM → native Executable."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from .. import config as cfg
+from ..codegen.cpu import emit_llvm
+from ..ir.export import to_dot
+from ..ir.graph import Graph
+from ..ir.printer import print_graph
+from ..ir.program import Program
+from ..passes import PassReport, lower, plan, run_pipeline
+from ..passes.pipelines import DEFAULT
+from ..runtime import llvm_jit
+from ..runtime.cache import CACHE, key_of
+from ..runtime.executable import Executable
+
+log = logging.getLogger("kiln.compile")
+
+
+@dataclass
+class Compiled:
+    """A native executable plus every stage that produced it."""
+
+    graph: Graph
+    program: Program
+    executable: Executable
+    llvm_text: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_llvm_ir(self) -> str:
+        """The optimised LLVM IR that was compiled to native code."""
+        return self.executable.loaded.llvm_ir()
+
+    def as_asm(self) -> str:
+        return self.executable.loaded.asm()
+
+    def as_kernels(self) -> str:
+        return self.program.as_text()
+
+
+@dataclass
+class Lowered:
+    graph: Graph
+    program: Program
+    report: PassReport
+
+    def as_text(self) -> str:
+        return print_graph(self.graph)
+
+    def to_dot(self) -> str:
+        return to_dot(self.graph, self.program)
+
+    def as_kernels(self) -> str:
+        return self.program.as_text()
+
+    def memory(self) -> dict[str, int]:
+        return {"arena_bytes": self.program.arena_bytes, **self.program.stats}
+
+    def compile(self) -> Compiled:
+        return _compile_program(self.graph, self.program)
+
+
+def lower_graph(graph: Graph) -> Lowered:
+    conf = cfg.get()
+    dump_dir = os.path.join(conf.dump, graph.name) if conf.dump else None
+    report = PassReport()
+    g = run_pipeline(graph, DEFAULT, dump_dir, report)
+    program = plan(lower(g))
+    if dump_dir:
+        _write(dump_dir, "kernels.txt", program.as_text())
+    return Lowered(g, program, report)
+
+
+def _compile_program(graph: Graph, program: Program) -> Compiled:
+    target = llvm_jit.host_target()
+    key = key_of(print_graph(graph), str(target))
+
+    def build() -> Compiled:
+        t0 = time.perf_counter()
+        sym = f"kiln_{graph.name}_{key[:16]}"
+        text = emit_llvm(program, target, sym)
+        t1 = time.perf_counter()
+        loaded = llvm_jit.load(text, sym)
+        t2 = time.perf_counter()
+        exe = Executable(program, loaded)
+        c = Compiled(graph, program, exe, text, {"codegen": t1 - t0, "llvm": t2 - t1})
+        conf = cfg.get()
+        if conf.dump:
+            d = os.path.join(conf.dump, graph.name)
+            _write(d, "module.ll", text)
+            _write(d, "module.opt.ll", c.as_llvm_ir())
+            _write(d, "module.s", c.as_asm())
+        log.debug("compiled %s: codegen %.1f ms, llvm %.1f ms", graph.name, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+        return c
+    return CACHE.get_or_build(key, build)
+
+
+def compile_graph(graph: Graph) -> Compiled:
+    """Graph as traced → native code (cached on the optimised graph's text)."""
+    lowered = lower_graph(graph)
+    return _compile_program(lowered.graph, lowered.program)
+
+
+def _write(dirname: str, fname: str, text: str) -> None:
+    os.makedirs(dirname, exist_ok=True)
+    with open(os.path.join(dirname, fname), "w") as f:
+        f.write(text)

@@ -1,0 +1,283 @@
+"""kn.jit: trace on the first call per signature, compile, cache, and call native code.
+
+A signature is the pytree structure of the arguments, each array leaf's shape and dtype,
+each Python scalar's type (its value is traced, weakly typed), and the static arguments'
+values. Every call is checked against it; a retrace logs what changed.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import config as cfg
+from ..errors import TraceError
+from ..ir import dtypes as dt
+from ..ir.graph import Graph
+from ..ir.printer import print_graph
+from ..ir.types import TensorType
+from . import pytree
+from .compile import Compiled, Lowered, compile_graph, lower_graph
+from .core import lift
+from .tensor import Array, Tensor
+from .trace import TraceContext, current, tracing
+from .variable import CREATION_HOOKS, Variable
+
+log = logging.getLogger("kiln.jit")
+
+
+def _is_leaf(x: Any) -> bool:
+    return isinstance(x, (Variable, Array, Tensor, np.ndarray, np.generic, bool, int, float))
+
+
+def _spec(x: Any) -> tuple:
+    if isinstance(x, Variable):
+        return ("var", x.shape, x.dtype.name)
+    if isinstance(x, Array):
+        return ("arr", x.shape, x.dtype.name)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return ("arr", np.shape(x), dt.as_dtype(np.asarray(x).dtype).name)
+    if isinstance(x, (bool, int, float)):
+        return ("py", dt.as_dtype(type(x)).name)
+    raise TypeError(f"a compiled function's arguments must be arrays, Variables, Python numbers or pytrees "
+                    f"of them; got {type(x).__name__} (mark it static with static_argnums/static_argnames)")
+
+
+def _describe(spec: tuple) -> str:
+    if spec[0] == "py":
+        return f"Python {spec[1]} scalar"
+    return f"{'Variable ' if spec[0] == 'var' else ''}{spec[2]}{tuple(spec[1])}"
+
+
+@dataclass
+class _Entry:
+    """One compiled signature: the executable and how leaves map onto its buffers."""
+
+    compiled: Compiled
+    arg_leaves: list[int]  # leaf index of each graph arg
+    arg_dtypes: list[np.dtype]
+    state_sources: list  # ("leaf", i) or ("captured", Variable)
+    out_tree: Any
+
+    def run(self, leaves: list) -> Any:
+        args = []
+        for i, d in zip(self.arg_leaves, self.arg_dtypes):
+            x = leaves[i]
+            x = x.data if isinstance(x, Array) else x
+            args.append(x if isinstance(x, np.ndarray) and x.dtype == d and x.flags.c_contiguous
+                        else np.ascontiguousarray(x, dtype=d))
+        states = [leaves[s].data if kind == "leaf" else s.data for kind, s in self.state_sources]
+        outs = self.compiled.executable(args, states)
+        return pytree.unflatten(self.out_tree, [Array(o) for o in outs])
+
+
+class CompiledFunction:
+    """The `.compile()` stage: a native callable for one signature, with its LLVM IR and asm."""
+
+    def __init__(self, jitted: "JitFunction", key: tuple, entry: _Entry):
+        self._jitted, self._key, self._entry = jitted, key, entry
+
+    def __call__(self, *args, **kwargs):
+        key, leaves = self._jitted._signature(args, kwargs)
+        if key != self._key:
+            raise TypeError(f"{self._jitted.__name__}: compiled for another signature: "
+                            + self._jitted._diff(self._key, key))
+        return self._entry.run(leaves)
+
+    def as_llvm_ir(self) -> str:
+        return self._entry.compiled.as_llvm_ir()
+
+    def as_asm(self) -> str:
+        return self._entry.compiled.as_asm()
+
+    def as_kernels(self) -> str:
+        return self._entry.compiled.as_kernels()
+
+
+@dataclass
+class Traced:
+    """The `.trace()` stage: the graph exactly as traced."""
+
+    graph: Graph
+
+    def as_text(self) -> str:
+        return print_graph(self.graph)
+
+
+class LoweredFunction:
+    """The `.lower()` stage: the optimised graph and its kernels."""
+
+    def __init__(self, jitted: "JitFunction", key: tuple, lowered: Lowered):
+        self._jitted, self._key, self.lowered = jitted, key, lowered
+        self.graph = lowered.graph
+
+    def as_text(self) -> str:
+        return self.lowered.as_text()
+
+    def to_dot(self) -> str:
+        return self.lowered.to_dot()
+
+    def as_kernels(self) -> str:
+        return self.lowered.as_kernels()
+
+    def memory(self) -> dict:
+        return self.lowered.memory()
+
+    def compile(self) -> CompiledFunction:
+        return CompiledFunction(self._jitted, self._key, self._jitted._entry(self._key))
+
+
+class JitFunction:
+    def __init__(self, fn: Callable, static_argnums=(), static_argnames=(), device: str = "cpu"):
+        if device != "cpu":
+            raise NotImplementedError(f"device {device!r}: this build of kiln compiles for the CPU")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.sig = inspect.signature(fn)
+        params = list(self.sig.parameters)
+        nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self.static = set(names) | {params[i] for i in nums if i < len(params)}
+        self.cache: OrderedDict[tuple, _Entry] = OrderedDict()
+        self.traces: dict[tuple, tuple[Graph, list, Any]] = {}
+        self.trace_count = 0
+        self._last_key: tuple | None = None
+
+    # signature -------------------------------------------------------------------------------
+    def _signature(self, args, kwargs) -> tuple[tuple, list]:
+        try:
+            bound = self.sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self.__name__}{self.sig}: {e}") from None
+        bound.apply_defaults()
+        statics, dynamic = [], []
+        for name, value in bound.arguments.items():
+            if name in self.static:
+                try:
+                    hash(value)
+                except TypeError:
+                    raise TypeError(f"{self.__name__}: static argument {name!r} must be hashable, "
+                                    f"got {type(value).__name__}") from None
+                statics.append((name, value))
+            else:
+                dynamic.append((name, value))
+        leaves, treedef = pytree.flatten(dict(dynamic), _is_leaf)
+        try:
+            specs = tuple(_spec(x) for x in leaves)
+        except TypeError as e:
+            raise TypeError(f"{self.__name__}: {e}") from None
+        return (treedef, specs, tuple(statics)), leaves
+
+    def _diff(self, old: tuple, new: tuple) -> str:
+        if old[0] != new[0]:
+            return "argument structure changed (pytree of arguments differs)"
+        if old[2] != new[2]:
+            changed = [f"static {a[0]!r}: {a[1]!r} -> {b[1]!r}" for a, b in zip(old[2], new[2]) if a != b]
+            return "; ".join(changed) or "static arguments changed"
+        diffs = []
+        for i, (a, b) in enumerate(zip(old[1], new[1])):
+            if a != b:
+                if a[0] == b[0] == "arr" and a[2] == b[2]:
+                    diffs.append(f"arg {i}: shape {tuple(a[1])} -> {tuple(b[1])}")
+                else:
+                    diffs.append(f"arg {i}: {_describe(a)} -> {_describe(b)}")
+        return "; ".join(diffs) or "signature changed"
+
+    # tracing ---------------------------------------------------------------------------------
+    def _trace(self, key: tuple, leaves: list) -> tuple[Graph, list, Any]:
+        if key in self.traces:
+            return self.traces[key]
+        ctx = TraceContext(self.__name__)
+        first = self.trace_count == 0
+        wrapped = []
+        for x, spec in zip(leaves, key[1]):
+            if spec[0] == "var":
+                wrapped.append(x)
+            elif spec[0] == "py":
+                wrapped.append(Tensor(ctx.arg(TensorType((), dt.as_dtype(spec[1]))), weak=True))
+            else:
+                wrapped.append(Tensor(ctx.arg(TensorType(tuple(spec[1]), dt.as_dtype(spec[2])))))
+        dyn = dict(pytree.unflatten(key[0], wrapped))
+        kwargs = dict(key[2]) | dyn
+        ordered = {name: kwargs[name] for name in self.sig.parameters if name in kwargs}
+
+        def no_new_variables(var):
+            if not first:
+                raise TraceError(f"{self.__name__} created Variable {var.name!r} while retracing; create "
+                                 "Variables on the first call only (or outside the compiled function)")
+        CREATION_HOOKS.append(no_new_variables)
+        try:
+            with tracing(ctx):
+                bound = inspect.BoundArguments(self.sig, OrderedDict(ordered))
+                out = self.fn(*bound.args, **bound.kwargs)
+                out_leaves, out_tree = pytree.flatten(out, _is_leaf)
+                values = [lift(o).value for o in out_leaves]
+        finally:
+            CREATION_HOOKS.remove(no_new_variables)
+        graph = ctx.finish(values)
+        var_leaf = {id(x): i for i, (x, s) in enumerate(zip(leaves, key[1])) if s[0] == "var"}
+        sources = [("leaf", var_leaf[id(v)]) if id(v) in var_leaf else ("captured", v) for v in ctx.variables]
+        self.trace_count += 1
+        if self._last_key is not None and self._last_key != key:
+            log.info("retracing %s (trace %d): %s", self.__name__, self.trace_count, self._diff(self._last_key, key))
+        if self.trace_count == cfg.get().retrace_warn:
+            warnings.warn(f"{self.__name__} has been traced {self.trace_count} times; last change: "
+                          f"{self._diff(self._last_key, key) if self._last_key else 'first call'}. Mark "
+                          "changing Python values static or keep shapes fixed", stacklevel=4)
+        self.traces[key] = (graph, sources, out_tree)
+        return self.traces[key]
+
+    def _entry(self, key: tuple, leaves: list | None = None) -> _Entry:
+        entry = self.cache.get(key)
+        if entry is not None:
+            self.cache.move_to_end(key)
+            return entry
+        graph, sources, out_tree = self._trace(key, leaves)
+        compiled = compile_graph(graph)
+        arg_leaves = [i for i, s in enumerate(key[1]) if s[0] != "var"]
+        dtypes = [v.type.dtype.np for v in graph.args]
+        entry = _Entry(compiled, arg_leaves, dtypes, sources, out_tree)
+        self.cache[key] = entry
+        self.traces.pop(key, None)
+        if len(self.cache) > cfg.get().trace_cache:
+            self.cache.popitem(last=False)
+        self._last_key = key
+        return entry
+
+    # public ----------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if current() is not None:  # called while tracing another function: inline it
+            return self.fn(*args, **kwargs)
+        key, leaves = self._signature(args, kwargs)
+        entry = self.cache.get(key)
+        if entry is None:
+            entry = self._entry(key, leaves)
+        return entry.run(leaves)
+
+    def trace(self, *args, **kwargs) -> Traced:
+        key, leaves = self._signature(args, kwargs)
+        return Traced(self._trace(key, leaves)[0])
+
+    def lower(self, *args, **kwargs) -> LoweredFunction:
+        key, leaves = self._signature(args, kwargs)
+        graph, _, _ = self._trace(key, leaves)
+        return LoweredFunction(self, key, lower_graph(graph))
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self.__call__, obj)
+
+
+def jit(fn: Callable | None = None, *, static_argnums=(), static_argnames=(), device: str = "cpu"):
+    """Compile `fn` (usable as @jit, @jit(...), or jit(fn, ...))."""
+    if fn is None:
+        return lambda f: JitFunction(f, static_argnums, static_argnames, device)
+    return JitFunction(fn, static_argnums, static_argnames, device)
+
+
+function = jit

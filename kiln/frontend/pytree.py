@@ -1,0 +1,46 @@
+"""Pytrees: nested tuples, lists and dicts of leaves, flattened with a hashable structure."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+Treedef = tuple
+
+
+def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, Treedef]:
+    leaves: list = []
+
+    def walk(x):
+        if is_leaf is not None and is_leaf(x):
+            leaves.append(x)
+            return ("*",)
+        if isinstance(x, (tuple, list)):
+            return (type(x).__name__, tuple(walk(v) for v in x))
+        if isinstance(x, dict):
+            keys = sorted(x, key=repr)
+            return ("dict", tuple(keys), tuple(walk(x[k]) for k in keys))
+        if x is None:
+            return ("none",)
+        leaves.append(x)
+        return ("*",)
+    return leaves, walk(tree)
+
+
+def unflatten(treedef: Treedef, leaves: list) -> Any:
+    it = iter(leaves)
+
+    def build(t):
+        kind = t[0]
+        if kind == "*":
+            return next(it)
+        if kind == "none":
+            return None
+        if kind == "dict":
+            return {k: build(s) for k, s in zip(t[1], t[2])}
+        items = [build(s) for s in t[1]]
+        return tuple(items) if kind == "tuple" else items
+    return build(treedef)
+
+
+def tree_map(fn: Callable, tree: Any) -> Any:
+    leaves, td = flatten(tree)
+    return unflatten(td, [fn(x) for x in leaves])

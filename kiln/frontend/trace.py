@@ -1,0 +1,165 @@
+"""Tracing: the active graph builder, binding ops to it, and eager single-op execution.
+
+`bind(op, operands, attrs)` is the single point through which every kiln op passes. Inside
+a trace it appends a node; outside, it runs the op through the compiler as a cached
+single-op graph (and records it on active gradient tapes).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import KilnError
+from ..ir import dtypes as dt
+from ..ir.graph import Graph, Loc, Value, make_node
+from ..ir.opdef import get
+from ..ir.types import TensorType
+
+_KILN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_STACK: list["TraceContext"] = []
+EAGER_HOOKS: list[Callable] = []  # called as hook(op, inputs, attrs, output) after eager ops
+
+
+def user_loc() -> Loc | None:
+    """The innermost stack frame outside the kiln package: the user's file:line."""
+    f = sys._getframe(1)
+    while f is not None:
+        fname = f.f_code.co_filename
+        if not fname.startswith(_KILN_DIR) and not fname.startswith("<frozen"):
+            return Loc(os.path.basename(fname), f.f_lineno)
+        f = f.f_back
+    return None
+
+
+class TraceContext:
+    """A graph being built: its inputs, nodes, and the Variables it reads and writes."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.inputs: list[Value] = []
+        self.nodes = []
+        self.state_in: dict[int, Value] = {}  # id(Variable) -> state input Value
+        self.variables: list = []  # Variables in state-input order
+        self.current: dict[int, Value] = {}  # id(Variable) -> its value now (after assigns)
+        self.assign_loc: dict[int, Loc | None] = {}
+        self.constants: dict[tuple, Value] = {}
+
+    def arg(self, t: TensorType) -> Value:
+        v = Value(t, role="arg")
+        self.inputs.append(v)
+        return v
+
+    def read_variable(self, var) -> Value:
+        key = id(var)
+        if key not in self.state_in:
+            v = Value(TensorType(var.shape, var.dtype), role="state", name=var.name)
+            self.inputs.append(v)
+            self.state_in[key] = v
+            self.current[key] = v
+            self.variables.append(var)
+        return self.current[key]
+
+    def write_variable(self, var, value: Value, loc: Loc | None) -> None:
+        self.read_variable(var)
+        self.current[id(var)] = value
+        self.assign_loc[id(var)] = loc
+
+    def add(self, op: str, inputs: list[Value], attrs: dict[str, Any], loc: Loc | None) -> list[Value]:
+        opdef = get(op)
+        try:
+            types = opdef.infer([v.type for v in inputs], attrs)
+        except KilnError as e:
+            raise e.at(op, loc) from None
+        node = make_node(op, tuple(inputs), attrs, types, loc)
+        self.nodes.append(node)
+        return list(node.outputs)
+
+    def constant(self, value: np.ndarray, loc: Loc | None) -> Value:
+        """A captured array or scalar, deduplicated by bytes for small values."""
+        value = np.asarray(value)
+        key = (value.dtype.str, value.shape, value.tobytes()) if value.size <= 64 else None
+        if key is not None and key in self.constants:
+            return self.constants[key]
+        (v,) = self.add("constant", [], {"value": value}, loc)
+        if key is not None:
+            self.constants[key] = v
+        return v
+
+    def finish(self, outputs: list[Value]) -> Graph:
+        """Close the graph: state writes become trailing assign nodes."""
+        for var in self.variables:
+            key = id(var)
+            if self.current[key] is not self.state_in[key]:
+                self.add("assign", [self.state_in[key], self.current[key]], {}, self.assign_loc.get(key))
+        return Graph(self.name, self.inputs, self.nodes, outputs)
+
+
+def current() -> TraceContext | None:
+    return _STACK[-1] if _STACK else None
+
+
+class tracing:
+    """`with tracing(ctx):` makes ctx the active builder; `tracing(None)` suspends tracing."""
+
+    def __init__(self, ctx: TraceContext | None):
+        self.ctx = ctx
+
+    def __enter__(self):
+        _STACK.append(self.ctx)
+        return self.ctx
+
+    def __exit__(self, *exc):
+        _STACK.pop()
+
+
+def eager_types_key(op: str, attrs: dict, inputs: list) -> tuple:
+    return (op, tuple(sorted((k, _hashable(v)) for k, v in attrs.items())),
+            tuple((type(x).__name__ == "Variable", tuple(x.shape), x.dtype.name) for x in inputs))
+
+
+def _hashable(v):
+    if isinstance(v, np.ndarray):
+        return (v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, (list, tuple)):
+        return tuple(_hashable(x) for x in v)
+    return v
+
+
+_EAGER: dict[tuple, Any] = {}
+
+
+def run_eager(op: str, inputs: list, attrs: dict[str, Any], loc: Loc | None):
+    """Run one op on concrete operands (Arrays/Variables) through the compiler, cached."""
+    from .compile import compile_graph
+    from .variable import Variable
+
+    key = eager_types_key(op, attrs, inputs)
+    entry = _EAGER.get(key)
+    if entry is None:
+        ctx = TraceContext(op)
+        vals = [ctx.read_variable(x) if isinstance(x, Variable) else ctx.arg(TensorType(x.shape, x.dtype))
+                for x in inputs]
+        outs = ctx.add(op, vals, attrs, loc)
+        graph = Graph(op, ctx.inputs, ctx.nodes, outs)
+        entry = _EAGER[key] = compile_graph(graph).executable
+    args = [x.data for x in inputs if not isinstance(x, Variable)]
+    states = [x.data for x in inputs if isinstance(x, Variable)]
+    outs = entry(args, states)
+    return outs[0] if outs else None
+
+
+def default_dtype_of(x: Any) -> dt.DType:
+    """dtype a Python scalar or nested list gets (float32 / int32 / bool, like JAX and TF)."""
+    arr = np.asarray(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return dt.as_dtype(arr.dtype)
+    if arr.dtype.kind == "f":
+        return dt.float32
+    if arr.dtype.kind in "iu":
+        return dt.int32
+    if arr.dtype.kind == "b":
+        return dt.bool_
+    raise TypeError(f"kiln cannot make an array from {type(x).__name__}")

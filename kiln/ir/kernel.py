@@ -1,0 +1,198 @@
+"""Kernel IR: an index space, an optional reduction space, and a scalar body.
+
+The scalar body is a DAG of `Expr` over a CLOSED set of scalar ops (SCALAR_OPS); every
+backend lowers exactly that set. A Kernel writes its Stores once per point of `shape`
+(or, for a reduction, once per point after combining over `rshape`). The outer index
+space maps onto CPU threads/vectors and GPU grids alike.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import dtypes as dt
+from .dtypes import DType
+
+UNARY = ("neg", "abs", "sign", "exp", "log", "log1p", "sqrt", "sin", "cos", "tanh", "floor", "ceil",
+         "not", "isnan")
+BINARY = ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "max", "min", "lt", "le", "gt", "ge", "eq",
+          "ne", "and", "or", "xor", "shl", "lshr")
+SCALAR_OPS = frozenset(("const", "idx", "ridx", "load", "select", "cast") + UNARY + BINARY)
+COMPARE = frozenset(("lt", "le", "gt", "ge", "eq", "ne"))
+REDUCTIONS = frozenset(("sum", "prod", "max", "min", "argmax", "argmin"))
+INDEX = dt.int64
+
+
+class Expr:
+    """One scalar SSA value; hash-consed by its KernelBuilder, so identity is equality."""
+
+    __slots__ = ("op", "dtype", "args", "attr")
+
+    def __init__(self, op: str, dtype: DType, args: tuple["Expr", ...], attr: Any = None):
+        self.op, self.dtype, self.args, self.attr = op, dtype, args, attr
+
+    @property
+    def is_const(self) -> bool:
+        return self.op == "const"
+
+    def __repr__(self) -> str:
+        return f"Expr({self.op}, {self.dtype.short}, attr={self.attr})"
+
+
+@dataclass(frozen=True)
+class Store:
+    """Write `value` to buffer slot `buf` at element `offset` ("set"), or add to it ("add")."""
+
+    buf: int
+    offset: Expr
+    value: Expr
+    mode: str = "set"
+
+
+@dataclass
+class Kernel:
+    name: str
+    shape: tuple[int, ...]
+    stores: tuple[Store, ...]
+    rshape: tuple[int, ...] = ()
+    reduce: str | None = None
+    reads: tuple[int, ...] = field(default=())
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+class KernelBuilder:
+    """Builds Exprs, interning them and folding constants and trivial index arithmetic."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple, Expr] = {}
+        self.reads: set[int] = set()
+
+    def _mk(self, op: str, dtype: DType, args: tuple[Expr, ...], attr: Any = None) -> Expr:
+        key = (op, dtype, attr, tuple(id(a) for a in args))
+        e = self._memo.get(key)
+        if e is None:
+            e = self._memo[key] = Expr(op, dtype, args, attr)
+        return e
+
+    # leaves
+    def const(self, value: Any, dtype: DType = INDEX) -> Expr:
+        value = bool(value) if dtype.is_bool else (int(value) if dtype.is_int else float(value))
+        return self._mk("const", dtype, (), value)
+
+    def idx(self, d: int) -> Expr:
+        return self._mk("idx", INDEX, (), d)
+
+    def ridx(self, d: int) -> Expr:
+        return self._mk("ridx", INDEX, (), d)
+
+    def load(self, buf: int, offset: Expr, dtype: DType) -> Expr:
+        self.reads.add(buf)
+        return self._mk("load", dtype, (offset,), buf)
+
+    # structure
+    def select(self, c: Expr, a: Expr, b: Expr) -> Expr:
+        if c.is_const:
+            return a if c.attr else b
+        return self._mk("select", a.dtype, (c, a, b))
+
+    def cast(self, x: Expr, dtype: DType) -> Expr:
+        if x.dtype is dtype:
+            return x
+        if x.is_const and not (x.dtype.is_float and not dtype.is_float):
+            return self.const(x.attr, dtype)
+        return self._mk("cast", dtype, (x,))
+
+    def unary(self, op: str, x: Expr) -> Expr:
+        return self._mk(op, dt.bool_ if op == "isnan" else x.dtype, (x,))
+
+    def binary(self, op: str, a: Expr, b: Expr) -> Expr:
+        assert a.dtype is b.dtype, (op, a.dtype, b.dtype)
+        if a.dtype.is_int and a.is_const and b.is_const and op in _FOLD:
+            return self.const(_FOLD[op](a.attr, b.attr), a.dtype)
+        folded = self._identity(op, a, b)
+        if folded is not None:
+            return folded
+        return self._mk(op, dt.bool_ if op in COMPARE else a.dtype, (a, b))
+
+    def _identity(self, op: str, a: Expr, b: Expr) -> Expr | None:
+        """x+0, 0+x, x*1, 1*x, x*0 for integer index arithmetic (floats keep IEEE semantics)."""
+        if not a.dtype.is_int:
+            return None
+        if op in ("add", "sub") and b.is_const and b.attr == 0:
+            return a
+        if op == "add" and a.is_const and a.attr == 0:
+            return b
+        if op in ("mul", "floordiv") and b.is_const and b.attr == 1:
+            return a
+        if op == "mul" and a.is_const and a.attr == 1:
+            return b
+        if op == "mul" and ((a.is_const and a.attr == 0) or (b.is_const and b.attr == 0)):
+            return self.const(0, a.dtype)
+        if op == "mod" and b.is_const and b.attr == 1:
+            return self.const(0, a.dtype)
+        return None
+
+    def __getattr__(self, op: str):
+        op = op.rstrip("_")  # and_, or_, xor_, not_: Python keywords
+        if op in UNARY:
+            return lambda x: self.unary(op, x)
+        if op in BINARY:
+            return lambda a, b: self.binary(op, a, b)
+        raise AttributeError(op)
+
+    # index helpers
+    def linear(self, ix: tuple[Expr, ...], shape: tuple[int, ...]) -> Expr:
+        """Row-major element offset of index `ix` in a buffer of `shape`."""
+        off = self.const(0)
+        for i, n in zip(ix, shape):
+            off = self.add(self.mul(off, self.const(n)), i)
+        return off
+
+    def delinear(self, off: Expr, shape: tuple[int, ...]) -> tuple[Expr, ...]:
+        """Inverse of `linear`."""
+        out = []
+        for n in reversed(shape):
+            out.append(self.mod(off, self.const(n)))
+            off = self.floordiv(off, self.const(n))
+        return tuple(reversed(out))
+
+
+def _floordiv(a: int, b: int) -> int:
+    return a // b if b else 0
+
+
+def _mod(a: int, b: int) -> int:
+    return a % b if b else 0
+
+
+_FOLD = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+         "floordiv": _floordiv, "mod": _mod, "max": max, "min": min}
+
+
+def format_kernel(k: Kernel) -> str:
+    """Readable text of a kernel: its space, then its body in SSA order."""
+    names: dict[int, str] = {}
+    lines: list[str] = []
+
+    def name(e: Expr) -> str:
+        if id(e) in names:
+            return names[id(e)]
+        if e.op == "const":
+            return f"{e.attr}:{e.dtype.short}"
+        args = [name(a) for a in e.args]
+        attr = "" if e.attr is None else (f" @{e.attr}" if e.op == "load" else f" {e.attr}")
+        n = names[id(e)] = f"v{len(names)}"
+        lines.append(f"    {n} = {e.op}{attr} {', '.join(args)} : {e.dtype.short}".replace("  :", " :"))
+        return n
+
+    head = f"kernel @{k.name} [{', '.join(map(str, k.shape))}]"
+    if k.reduce:
+        head += f" reduce {k.reduce} [{', '.join(map(str, k.rshape))}]"
+    for s in k.stores:
+        off, val = name(s.offset), name(s.value)
+        lines.append(f"    store{'' if s.mode == 'set' else '.' + s.mode} @{s.buf}[{off}] = {val}")
+    return head + " {\n" + "\n".join(lines) + "\n  }"

@@ -1,0 +1,2 @@
+"""Op families; importing this package fills the registry."""
+from . import elementwise, index, linalg, random, reduce, shape, state  # noqa: F401

@@ -1,0 +1,39 @@
+"""matmul: batched, broadcasting over leading dims; both operands have ndim >= 2 in the IR."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ShapeError
+from ..opdef import broadcast_shapes, defop, same_dtype
+
+
+def _matmul_shape(types):
+    a, b = types
+    if a.ndim < 2 or b.ndim < 2:
+        raise ShapeError(f"IR matmul needs operands of rank >= 2, got {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2]:
+        raise ShapeError(f"matmul: mismatch in contraction dimension: {a.shape} @ {b.shape} "
+                         f"({a.shape[-1]} != {b.shape[-2]})")
+    try:
+        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ShapeError:
+        raise ShapeError(f"batch dimensions do not broadcast: {a.shape} @ {b.shape}") from None
+    return batch + (a.shape[-2], b.shape[-1])
+
+
+def _bcast(b, ix, shape):
+    lead = len(ix) - len(shape)
+    return tuple(b.const(0) if n == 1 else ix[lead + d] for d, n in enumerate(shape))
+
+
+def _matmul_value(b, node, ix, rix, operand):
+    x, y = node.inputs
+    batch, i, j, (k,) = ix[:-2], ix[-2], ix[-1], rix
+    xi = _bcast(b, batch, x.shape[:-2]) + (i, k)
+    yi = _bcast(b, batch, y.shape[:-2]) + (k, j)
+    return b.mul(operand(0, xi), operand(1, yi))
+
+
+defop("matmul", shape=_matmul_shape, dtype=lambda types: same_dtype(types), ref=np.matmul,
+      reduce=_matmul_value, rshape=lambda node: (node.inputs[0].shape[-1],), combiner="sum",
+      traits={"linalg", "contraction"})

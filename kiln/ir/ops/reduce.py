@@ -1,0 +1,121 @@
+"""Reductions over a set of axes (sum, prod, max, min) and along one axis (argmax, argmin)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import DTypeError, ShapeError
+from .. import dtypes as dt
+from ..opdef import defop, norm_axis
+
+
+def _axes(ndim: int, axes) -> tuple[int, ...]:
+    out = tuple(sorted({norm_axis(a, ndim) for a in axes}))
+    if len(out) != len(axes):
+        raise ShapeError(f"duplicate value in axes {tuple(axes)}")
+    return out
+
+
+def _reduce_shape(types, axes, keepdims):
+    (x,) = types
+    ax = _axes(x.ndim, axes)
+    return tuple(1 if d in ax else n for d, n in enumerate(x.shape) if keepdims or d not in ax)
+
+
+def _point(b, node, ix, rix, axes):
+    """Input index for output point `ix` and reduction point `rix` over `axes`."""
+    x = node.inputs[0]
+    keep = node.attrs["keepdims"]
+    out_dims = iter(ix)
+    r = iter(rix)
+    full = []
+    for d in range(x.ndim):
+        if d in axes:
+            full.append(next(r))
+            if keep:
+                next(out_dims)
+        else:
+            full.append(next(out_dims))
+    return tuple(full)
+
+
+def _reduce_value(b, node, ix, rix, operand):
+    axes = _axes(node.inputs[0].ndim, node.attrs["axes"])
+    return operand(0, _point(b, node, ix, rix, axes))
+
+
+def _rshape(node):
+    x = node.inputs[0]
+    return tuple(x.shape[a] for a in _axes(x.ndim, node.attrs["axes"]))
+
+
+def _numeric_dtype(types, **_):
+    d = types[0].dtype
+    if d.is_bool:
+        raise DTypeError("reduce a bool array after casting it (kn.sum casts to int64 itself)")
+    return d
+
+
+def _empty_check(types, axes, keepdims, name):
+    x = types[0]
+    if any(x.shape[a] == 0 for a in _axes(x.ndim, axes)):
+        raise ShapeError(f"zero-size array to reduction operation {name} which has no identity")
+    return _reduce_shape(types, axes, keepdims)
+
+
+def reduction(name, ref, combiner, identity_required=False):
+    shape = (lambda types, axes, keepdims: _empty_check(types, axes, keepdims, name)) if identity_required \
+        else _reduce_shape
+    defop(name, shape=shape, dtype=_numeric_dtype if name in ("sum", "prod") else (lambda t, **_: t[0].dtype),
+          ref=lambda x, axes, keepdims: ref(x, axis=tuple(axes), keepdims=keepdims),
+          reduce=_reduce_value, rshape=_rshape, combiner=combiner, traits={"reduction"},
+          attrs=("axes", "keepdims"))
+
+
+reduction("sum", np.sum, "sum")
+reduction("prod", np.prod, "prod")
+reduction("max", np.max, "max", identity_required=True)
+reduction("min", np.min, "min", identity_required=True)
+
+
+def _arg_shape(types, axis, keepdims):
+    x = types[0]
+    ax = norm_axis(axis, x.ndim)
+    if x.ndim == 0 or x.shape[ax] == 0:
+        raise ShapeError("attempt to get argmax/argmin of an empty sequence")
+    return tuple(1 if d == ax else n for d, n in enumerate(x.shape) if keepdims or d != ax)
+
+
+def _arg_value(b, node, ix, rix, operand):
+    x = node.inputs[0]
+    ax = norm_axis(node.attrs["axis"], x.ndim)
+    return operand(0, _point(b, node, ix, rix, (ax,)))
+
+
+def _arg_rshape(node):
+    x = node.inputs[0]
+    return (x.shape[norm_axis(node.attrs["axis"], x.ndim)],)
+
+
+def argreduction(name, ref):
+    defop(name, shape=_arg_shape, dtype=lambda types, **_: dt.int64,
+          ref=lambda x, axis, keepdims: ref(x, axis=axis, keepdims=keepdims),
+          reduce=_arg_value, rshape=_arg_rshape, combiner=name, traits={"reduction"}, attrs=("axis", "keepdims"))
+
+
+argreduction("argmax", np.argmax)
+argreduction("argmin", np.argmin)
+
+
+def _scan_value(b, node, ix, rix, operand):
+    ax = node.attrs["axis"]
+    return operand(0, ix[:ax] + rix + ix[ax:])
+
+
+def _scan_shape(types, axis):
+    norm_axis(axis, types[0].ndim)
+    return types[0].shape
+
+
+defop("cumsum", shape=_scan_shape, dtype=_numeric_dtype, ref=lambda x, axis: np.cumsum(x, axis=axis),
+      reduce=_scan_value, rshape=lambda node: (node.inputs[0].shape[node.attrs["axis"]],), combiner="cumsum",
+      traits={"reduction", "scan"}, attrs=("axis",))

@@ -1,0 +1,197 @@
+"""Movement ops (views: an index map onto input 0) and the ops that build arrays from parts."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...errors import ShapeError
+from .. import dtypes as dt
+from ..opdef import defop, norm_axis, same_dtype
+
+MOVE = {"movement"}
+
+
+def _first_dtype(types, **_):
+    return types[0].dtype
+
+
+# reshape ---------------------------------------------------------------------------------
+
+def _reshape_shape(types, shape):
+    (x,) = types
+    if math.prod(shape) != x.size or any(n < 0 for n in shape):
+        raise ShapeError(f"cannot reshape array of shape {x.shape} into shape {tuple(shape)}")
+    return tuple(shape)
+
+
+def _reshape_index(b, node, ix):
+    src, dst = node.inputs[0].shape, node.out.shape
+    if [n for n in src if n != 1] == [n for n in dst if n != 1]:
+        kept = iter(i for i, n in zip(ix, dst) if n != 1)
+        return tuple(b.const(0) if n == 1 else next(kept) for n in src)
+    return b.delinear(b.linear(ix, dst), src)
+
+
+defop("reshape", shape=_reshape_shape, dtype=_first_dtype, ref=lambda x, shape: np.reshape(x, shape),
+      index=_reshape_index, traits=MOVE, attrs=("shape",))
+
+
+# transpose -------------------------------------------------------------------------------
+
+def _transpose_shape(types, perm):
+    (x,) = types
+    if sorted(perm) != list(range(x.ndim)):
+        raise ShapeError(f"axes {tuple(perm)} don't match array of shape {x.shape}")
+    return tuple(x.shape[p] for p in perm)
+
+
+def _transpose_index(b, node, ix):
+    perm = node.attrs["perm"]
+    out = [None] * len(perm)
+    for d, p in enumerate(perm):
+        out[p] = ix[d]
+    return tuple(out)
+
+
+defop("transpose", shape=_transpose_shape, dtype=_first_dtype, ref=lambda x, perm: np.transpose(x, perm),
+      index=_transpose_index, traits=MOVE, attrs=("perm",))
+
+
+# broadcast_to ----------------------------------------------------------------------------
+
+def _broadcast_to_shape(types, shape):
+    (x,) = types
+    shape = tuple(shape)
+    lead = len(shape) - x.ndim
+    if lead < 0 or any(n not in (1, m) for n, m in zip(x.shape, shape[lead:])):
+        raise ShapeError(f"cannot broadcast shape {x.shape} to {shape}")
+    return shape
+
+
+def _broadcast_to_index(b, node, ix):
+    src = node.inputs[0].shape
+    lead = len(ix) - len(src)
+    return tuple(b.const(0) if n == 1 else ix[lead + d] for d, n in enumerate(src))
+
+
+defop("broadcast_to", shape=_broadcast_to_shape, dtype=_first_dtype,
+      ref=lambda x, shape: np.broadcast_to(x, shape), index=_broadcast_to_index, traits=MOVE,
+      attrs=("shape",))
+
+
+# slice (basic indexing) ------------------------------------------------------------------
+
+def _slice_shape(types, starts, stops, steps):
+    (x,) = types
+    if not len(starts) == len(stops) == len(steps) == x.ndim:
+        raise ShapeError(f"slice needs one (start, stop, step) per dimension of {x.shape}")
+    return tuple(len(range(a, c, s)) for a, c, s in zip(starts, stops, steps))
+
+
+def _slice_index(b, node, ix):
+    a = node.attrs
+    return tuple(b.add(b.const(st), b.mul(i, b.const(sp))) for i, st, sp in zip(ix, a["starts"], a["steps"]))
+
+
+def _slice_ref(x, starts, stops, steps):
+    return x[tuple(slice(a, c if c >= 0 else None, s) for a, c, s in zip(starts, stops, steps))]
+
+
+defop("slice", shape=_slice_shape, dtype=_first_dtype, ref=_slice_ref, index=_slice_index,
+      traits=MOVE | {"internal"}, attrs=("starts", "stops", "steps"))
+
+
+# concatenate -----------------------------------------------------------------------------
+
+def _concat_shape(types, axis):
+    first = types[0]
+    ax = norm_axis(axis, first.ndim)
+    for t in types[1:]:
+        if t.ndim != first.ndim or any(m != n for d, (m, n) in enumerate(zip(t.shape, first.shape)) if d != ax):
+            raise ShapeError("all input array dimensions except the concatenation axis must match, got "
+                             + ", ".join(str(t.shape) for t in types))
+    return first.shape[:ax] + (sum(t.shape[ax] for t in types),) + first.shape[ax + 1:]
+
+
+def _clamp(b, i, n):
+    return b.min(b.max(i, b.const(0)), b.const(max(n - 1, 0)))
+
+
+def _concat_emit(b, node, ix, operand):
+    ax = norm_axis(node.attrs["axis"], len(ix))
+    parts = [(k, v.shape[ax]) for k, v in enumerate(node.inputs) if v.shape[ax] > 0]
+    offsets, acc = [], 0
+    for _, n in parts:
+        offsets.append(acc)
+        acc += n
+    value = None
+    for (k, n), off in reversed(list(zip(parts, offsets))):
+        local = _clamp(b, b.sub(ix[ax], b.const(off)), n)
+        here = operand(k, ix[:ax] + (local,) + ix[ax + 1:])
+        value = here if value is None else b.select(b.lt(ix[ax], b.const(off + n)), here, value)
+    return value
+
+
+defop("concatenate", shape=_concat_shape, dtype=lambda types, axis: same_dtype(types),
+      ref=lambda *xs, axis: np.concatenate(xs, axis=axis), emit=_concat_emit, attrs=("axis",))
+
+
+# pad (constant) --------------------------------------------------------------------------
+
+def _pad_shape(types, pads, value):
+    (x,) = types
+    if len(pads) != x.ndim or any(lo < 0 or hi < 0 for lo, hi in pads):
+        raise ShapeError(f"pad widths {pads} don't fit array of shape {x.shape}")
+    return tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, pads))
+
+
+def _pad_emit(b, node, ix, operand):
+    src = node.inputs[0]
+    if src.type.size == 0:
+        return b.const(node.attrs["value"], src.dtype)
+    inside, local = b.const(True, dt.bool_), []
+    for i, n, (lo, _) in zip(ix, src.shape, node.attrs["pads"]):
+        j = b.sub(i, b.const(lo))
+        inside = b.and_(inside, b.and_(b.ge(j, b.const(0)), b.lt(j, b.const(n))))
+        local.append(_clamp(b, j, n))
+    return b.select(inside, operand(0, tuple(local)), b.const(node.attrs["value"], src.dtype))
+
+
+defop("pad", shape=_pad_shape, dtype=_first_dtype,
+      ref=lambda x, pads, value: np.pad(x, pads, constant_values=value), emit=_pad_emit,
+      attrs=("pads", "value"))
+
+
+# creation --------------------------------------------------------------------------------
+
+def _iota_emit(b, node, ix, operand):
+    return b.cast(ix[node.attrs["axis"]], node.out.dtype)
+
+
+def _iota_ref(shape, axis, dtype):
+    shape = tuple(shape)
+    r = np.arange(shape[axis]).reshape([-1 if d == axis else 1 for d in range(len(shape))])
+    return np.broadcast_to(r, shape).astype(dt.as_dtype(dtype).np)
+
+
+defop("iota", shape=lambda types, shape, axis, dtype: tuple(shape),
+      dtype=lambda types, shape, axis, dtype: dt.as_dtype(dtype), ref=_iota_ref, emit=_iota_emit,
+      traits={"internal", "creation"}, attrs=("shape", "axis", "dtype"))
+
+
+def _constant_dtype(types, value):
+    return dt.as_dtype(np.asarray(value).dtype)
+
+
+def _constant_emit(b, node, ix, operand):
+    return b.const(np.asarray(node.attrs["value"]).reshape(()).item(), node.out.dtype)
+
+
+def _constant_ref(value):
+    return np.asarray(value)
+
+
+defop("constant", shape=lambda types, value: np.shape(value), dtype=_constant_dtype, ref=_constant_ref,
+      emit=_constant_emit, traits={"internal", "creation"}, attrs=("value",))
+

@@ -1,0 +1,57 @@
+"""Executable: a loaded Program called as ONE native function per invocation.
+
+It owns the arena (temps), the constant buffers and a pointer table whose temp and const
+entries are filled once; each call writes only the argument, state and output pointers.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from ..ir.program import Program
+from .llvm_jit import Loaded
+
+_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+def _aligned(nbytes: int, align: int = 64) -> np.ndarray:
+    raw = np.zeros(nbytes + align, dtype=np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + nbytes]
+
+
+class Executable:
+    def __init__(self, program: Program, loaded: Loaded):
+        self.program, self.loaded = program, loaded
+        self.fn = _ENTRY(loaded.address)
+        self.table = (ctypes.c_void_p * max(len(program.buffers), 1))()
+        self.arena = _aligned(program.arena_bytes)
+        self.consts = []
+        for b in program.buffers:
+            if b.kind == "temp":
+                self.table[b.slot] = self.arena.ctypes.data + b.offset
+            elif b.kind == "const":
+                data = np.ascontiguousarray(b.data, dtype=b.type.dtype.np)
+                self.consts.append(data)
+                self.table[b.slot] = data.ctypes.data
+        self.arg_slots = [b.slot for b in sorted(program.of_kind("arg"), key=lambda b: b.index)]
+        self.state_slots = [b.slot for b in sorted(program.of_kind("state"), key=lambda b: b.index)]
+        outs = sorted(program.of_kind("out"), key=lambda b: b.index)
+        self.out_slots = [(b.slot, b.type.shape, b.type.dtype.np) for b in outs]
+        self.address = loaded.address
+
+    def __call__(self, args: list[np.ndarray], states: list[np.ndarray]) -> list[np.ndarray]:
+        """Run once. `args` must already be C-contiguous arrays of the compiled dtypes."""
+        table = self.table
+        for slot, a in zip(self.arg_slots, args):
+            table[slot] = a.ctypes.data
+        for slot, a in zip(self.state_slots, states):
+            table[slot] = a.ctypes.data
+        outs = []
+        for slot, shape, dtype in self.out_slots:
+            o = np.empty(shape, dtype)
+            table[slot] = o.ctypes.data
+            outs.append(o)
+        self.fn(ctypes.addressof(table))
+        return outs
