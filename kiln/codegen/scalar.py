@@ -24,6 +24,10 @@ def memory_type(d: DType) -> ir.Type:
     return I8 if d.is_bool else llvm_type(d)
 
 
+def _suffix(d: DType) -> str:
+    return "i1" if d.is_bool else d.short
+
+
 def constant(d: DType, value) -> ir.Constant:
     return ir.Constant(llvm_type(d), value)
 
@@ -36,9 +40,13 @@ class ScalarEmitter:
         self.memo: dict[int, ir.Value] = {} if memo is None else memo
         self.module = b.module
 
-    def intrinsic(self, name: str, d: DType, *args: ir.Value) -> ir.Value:
-        t = llvm_type(d)
-        fn = self.module.declare_intrinsic(f"llvm.{name}", [t])
+    def intrinsic(self, name: str, d: DType, *args: ir.Value, result: DType | None = None) -> ir.Value:
+        """Call llvm.<name> overloaded on the argument type (and result type, if it differs)."""
+        t, rt = llvm_type(d), llvm_type(result or d)
+        sym = ".".join(["llvm", name] + ([_suffix(result)] if result else []) + [_suffix(d)])
+        fn = self.module.globals.get(sym)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(rt, [t] * len(args)), sym)
         return self.b.call(fn, args)
 
     def libm(self, name: str, d: DType, *args: ir.Value) -> ir.Value:
@@ -241,8 +249,7 @@ class ScalarEmitter:
         if src.is_float and dst.is_float:
             return b.fpext(x, t) if dst.bits > src.bits else b.fptrunc(x, t)
         if src.is_float:
-            fn = self.module.declare_intrinsic("llvm.fptosi.sat", [t, llvm_type(src)])
-            return b.call(fn, [x])
+            return self.intrinsic("fptosi.sat", src, x, result=dst)
         if dst.is_float:
             return b.uitofp(x, t) if src.is_bool else b.sitofp(x, t)
         if dst.bits > src.bits:

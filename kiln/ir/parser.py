@@ -13,7 +13,7 @@ from .opdef import get
 from .types import TensorType
 
 _TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<num>-?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|inf|nan)(?![\w.]))
-    |(?P<name>%\d+|@[\w.]+|[A-Za-z_][\w.]*)|(?P<punct>dense<|[(){}\[\],:=<>]))""", re.X)
+    |(?P<punct>dense<|[(){}\[\],:=<>])|(?P<name>%\d+|@[\w.]+|[A-Za-z_][\w.]*))""", re.X)
 _TYPE = re.compile(r"\s*(\w+)\[([\d,]*)\]")
 
 
