@@ -192,7 +192,7 @@ def clip(x, a_min=None, a_max=None):
 def where(condition, x=None, y=None):
     if x is None and y is None:
         from .shape_ops import nonzero
-        return nonzero(condition)
+        return nonzero(condition, "where")
     if x is None or y is None:
         raise TypeError("where takes one argument (nonzero) or three (select)")
     d = result_dtype(x, y)

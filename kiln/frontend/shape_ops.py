@@ -205,11 +205,11 @@ def cumsum(x, axis=None):
     return apply("cumsum", [t], axis=norm_axis(int(axis), len(t.shape)))
 
 
-def nonzero_flat(mask):
+def nonzero_flat(mask, op: str = "nonzero"):
     """Positions of the true elements of a flattened mask; eager only (data-dependent shape)."""
     if current() is not None:
         raise _err("the output shape depends on the data, which a compiled function cannot have; "
-                   "use kn.where(cond, x, y) or multiply by the mask instead", "nonzero")
+                   "use kn.where(cond, x, y) or multiply by the mask instead", op)
     from .ops import subtract
     m = reshape(lift(mask, dt.bool_), (-1,))
     n = m.shape[0]
@@ -221,9 +221,9 @@ def nonzero_flat(mask):
     return _slice(out, 0, 0, count)
 
 
-def nonzero(condition):
+def nonzero(condition, op: str = "nonzero"):
     t = lift(condition)
-    flat = nonzero_flat(t)
+    flat = nonzero_flat(t, op)
     shape = t.shape
     if len(shape) <= 1:
         return (flat,)
@@ -238,7 +238,7 @@ def boolean_mask(x, mask):
     k = len(m.shape)
     if t.shape[:k] != m.shape:
         raise _err(f"mask of shape {m.shape} does not match the leading dims of {t.shape}", "boolean_mask")
-    idx = nonzero_flat(m)
+    idx = nonzero_flat(m, "boolean_mask")
     return take(reshape(t, (-1,) + t.shape[k:]), idx, axis=0)
 
 

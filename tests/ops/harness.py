@@ -91,14 +91,23 @@ class Dom:
             return s.map(lambda k: k * step)
         width = 32 if dtype == "float32" else 64
         if self.min_abs > 0:
-            mag = st.floats(self.min_abs, max(abs(self.lo), abs(self.hi)), width=width)
+            mag = st.floats(_inward(self.min_abs, 1, dtype), _inward(max(abs(self.lo), abs(self.hi)), -1, dtype),
+                            width=width)
             return st.tuples(mag, st.booleans()).map(lambda t: -t[0] if t[1] else t[0]).filter(
                 lambda v: self.lo <= v <= self.hi)
-        s = st.floats(self.lo, self.hi, width=width, allow_nan=False, allow_infinity=False,
+        s = st.floats(_inward(self.lo, 1, dtype), _inward(self.hi, -1, dtype), width=width, allow_nan=False, allow_infinity=False,
                       allow_subnormal=False)
         if self.nonzero:
             s = s.filter(lambda v: abs(v) >= 1e-3)
         return s
+
+
+def _inward(v: float, direction: int, dtype: str) -> float:
+    """v rounded to dtype, moved inward (direction +1: up, -1: down) if rounding left the range."""
+    r = np.dtype(dtype).type(v)
+    if (direction > 0 and r < v) or (direction < 0 and r > v):
+        r = np.nextafter(r, np.dtype(dtype).type(direction * np.inf))
+    return float(r)
 
 
 ANY = Dom()

@@ -12,7 +12,7 @@ def _matmul_shape(types):
     if a.ndim < 2 or b.ndim < 2:
         raise ShapeError(f"IR matmul needs operands of rank >= 2, got {a.shape} and {b.shape}")
     if a.shape[-1] != b.shape[-2]:
-        raise ShapeError(f"matmul: mismatch in contraction dimension: {a.shape} @ {b.shape} "
+        raise ShapeError(f"mismatch in contraction dimension: {a.shape} @ {b.shape} "
                          f"({a.shape[-1]} != {b.shape[-2]})")
     try:
         batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
