@@ -1,0 +1,82 @@
+"""`python -m kiln opt --passes=a,b FILE.kir` (text in, text out) and
+`python -m kiln dump SCRIPT.py:FN --args "f32[256,784],i32[256]"` (every stage)."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import sys
+
+import numpy as np
+
+
+def _opt(ns: argparse.Namespace) -> int:
+    from .errors import KilnError
+    from .ir.parser import parse
+    from .ir.printer import print_graph
+    from .ir.verify import verify
+    from .passes import PASSES, run_pipeline
+
+    if ns.list_passes:
+        print("\n".join(sorted(PASSES)))
+        return 0
+    text = sys.stdin.read() if ns.file in (None, "-") else open(ns.file).read()
+    try:
+        g = verify(parse(text))
+        g = run_pipeline(g, [p for p in (ns.passes or "").split(",") if p])
+        verify(g)
+    except (KilnError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    sys.stdout.write(print_graph(g))
+    return 0
+
+
+def _example(spec: str) -> np.ndarray:
+    m = re.fullmatch(r"(\w+)\[([\d,]*)\]", spec.strip())
+    if not m:
+        raise SystemExit(f"bad --args entry {spec!r}; expected e.g. f32[256,784]")
+    from .ir.dtypes import as_dtype
+    shape = tuple(int(n) for n in m.group(2).split(",") if n)
+    return np.zeros(shape, dtype=as_dtype(m.group(1)).np)
+
+
+def _dump(ns: argparse.Namespace) -> int:
+    path, _, fn_name = ns.target.rpartition(":")
+    spec = importlib.util.spec_from_file_location("kiln_dump_target", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    fn = getattr(mod, fn_name)
+    from .frontend.jit import JitFunction
+    if not isinstance(fn, JitFunction):
+        fn = JitFunction(fn)
+    args = [_example(a) for a in re.split(r",(?![^\[]*\])", ns.args)] if ns.args else []
+    traced = fn.trace(*args)
+    lowered = fn.lower(*args)
+    compiled = lowered.compile()
+    kernels = len(lowered.lowered.program.kernels)
+    print("== traced IR ==", traced.as_text(), sep="\n")
+    print("== optimised IR ==", lowered.as_text(), sep="\n")
+    print(f"== kernels: {kernels} ==", lowered.as_kernels(), sep="\n")
+    print("== memory ==", lowered.memory(), sep="\n")
+    print("== LLVM IR ==", compiled.as_llvm_ir(), sep="\n")
+    print("== assembly ==", compiled.as_asm(), sep="\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m kiln")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    o = sub.add_parser("opt", help="run passes over textual IR")
+    o.add_argument("file", nargs="?")
+    o.add_argument("--passes", default="")
+    o.add_argument("--list-passes", action="store_true")
+    d = sub.add_parser("dump", help="print every stage of a function")
+    d.add_argument("target", help="SCRIPT.py:FN")
+    d.add_argument("--args", default="")
+    ns = ap.parse_args(argv)
+    return _opt(ns) if ns.cmd == "opt" else _dump(ns)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
