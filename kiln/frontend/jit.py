@@ -71,7 +71,7 @@ class _Entry:
             x = leaves[i]
             x = x.data if isinstance(x, Array) else x
             args.append(x if isinstance(x, np.ndarray) and x.dtype == d and x.flags.c_contiguous
-                        else np.ascontiguousarray(x, dtype=d))
+                        else np.asarray(x, dtype=d, order="C"))
         states = [leaves[s].data if kind == "leaf" else s.data for kind, s in self.state_sources]
         outs = self.compiled.executable(args, states)
         return pytree.unflatten(self.out_tree, [Array(o) for o in outs])
@@ -167,7 +167,8 @@ class JitFunction:
                 statics.append((name, value))
             else:
                 dynamic.append((name, value))
-        leaves, treedef = pytree.flatten(dict(dynamic), _is_leaf)
+        leaves, treedef = pytree.flatten(tuple(v for _, v in dynamic), _is_leaf)
+        treedef = (tuple(n for n, _ in dynamic), treedef)
         try:
             specs = tuple(_spec(x) for x in leaves)
         except TypeError as e:
@@ -203,7 +204,8 @@ class JitFunction:
                 wrapped.append(Tensor(ctx.arg(TensorType((), dt.as_dtype(spec[1]))), weak=True))
             else:
                 wrapped.append(Tensor(ctx.arg(TensorType(tuple(spec[1]), dt.as_dtype(spec[2])))))
-        dyn = dict(pytree.unflatten(key[0], wrapped))
+        names, tree = key[0]
+        dyn = dict(zip(names, pytree.unflatten(tree, wrapped)))
         kwargs = dict(key[2]) | dyn
         ordered = {name: kwargs[name] for name in self.sig.parameters if name in kwargs}
 

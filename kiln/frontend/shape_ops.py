@@ -316,7 +316,7 @@ def asarray(x, dtype=None):
         return x if d is None or x.dtype == d else Array(x.data.astype(d.np))
     if current() is None and not hasattr(x, "_is_variable"):
         d = d or dtype_of(x)
-        return Array(np.ascontiguousarray(np.asarray(x, dtype=d.np)))
+        return Array(np.asarray(x, dtype=d.np, order="C"))
     return lift(x, d)
 
 

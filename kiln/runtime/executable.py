@@ -32,7 +32,7 @@ class Executable:
             if b.kind == "temp":
                 self.table[b.slot] = self.arena.ctypes.data + b.offset
             elif b.kind == "const":
-                data = np.ascontiguousarray(b.data, dtype=b.type.dtype.np)
+                data = np.asarray(b.data, dtype=b.type.dtype.np, order="C")
                 self.consts.append(data)
                 self.table[b.slot] = data.ctypes.data
         self.arg_slots = [b.slot for b in sorted(program.of_kind("arg"), key=lambda b: b.index)]

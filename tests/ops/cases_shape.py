@@ -140,7 +140,7 @@ def _draw_unstack(data) -> Example:
 
 def _draw_pad(data) -> Example:
     d = _dtype(data)
-    shp = shape(data, max_dims=3, max_side=3)
+    shp = shape(data, min_dims=1, max_dims=3, max_side=3)
     form = data.draw(st.sampled_from(["per_axis", "int", "pair"]), label="pad_form")
     if form == "int":
         width = data.draw(st.integers(0, 2), label="pad_width")

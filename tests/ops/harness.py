@@ -95,11 +95,13 @@ class Dom:
                             width=width)
             return st.tuples(mag, st.booleans()).map(lambda t: -t[0] if t[1] else t[0]).filter(
                 lambda v: self.lo <= v <= self.hi)
-        s = st.floats(_inward(self.lo, 1, dtype), _inward(self.hi, -1, dtype), width=width, allow_nan=False, allow_infinity=False,
-                      allow_subnormal=False)
+        s = st.floats(_inward(self.lo, 1, dtype), _inward(self.hi, -1, dtype), width=width,
+                      allow_nan=False, allow_infinity=False, allow_subnormal=False)
         if self.nonzero:
-            s = s.filter(lambda v: abs(v) >= 1e-3)
-        return s
+            return s.filter(lambda v: abs(v) >= 1e-3)
+        # NOTE: tiny magnitudes become 0 so that no product or quotient lands in the subnormal
+        # range, where flush-to-zero is allowed and a relative comparison is meaningless.
+        return s.map(lambda v: 0.0 if abs(v) < 1e-6 else v)
 
 
 def _inward(v: float, direction: int, dtype: str) -> float:
@@ -124,7 +126,8 @@ def array(data: st.DataObject, dtype: str, shape: tuple[int, ...], dom: Dom = AN
 
 def scalar(data: st.DataObject, dtype: str, dom: Dom = ANY, label: str | None = None):
     """A Python scalar of the class of dtype (weakly typed in kiln)."""
-    v = data.draw(dom.elements(dtype), label=label)
+    kind = np.dtype(dtype).kind
+    v = data.draw(dom.elements("float32" if kind == "f" else dtype), label=label)  # exact in float32
     return {"b": bool, "i": int, "f": float}[np.dtype(dtype).kind](v)
 
 

@@ -155,11 +155,11 @@ def _():
 
 # --- linear algebra ---------------------------------------------------------------------------
 
-@case("matmul_2d_and_vector", ref=lambda a, b, v: [a @ b, a @ v, v @ b.T], rtol=1e-4)
+@case("matmul_2d_and_vector", ref=lambda a, b, v: [a @ b, a @ v, v @ a.T], rtol=1e-4)
 def _():
     @kn.jit
     def f(a, b, v):
-        return a @ b, kn.matmul(a, v), v @ b.T
+        return a @ b, kn.matmul(a, v), v @ a.T
     return f, (f32(3, 4), f32(4, 5), f32(4)), []
 
 
@@ -365,7 +365,7 @@ def _():
 
     @kn.jit
     def f(x):
-        v.assign_add(x)
+        v.assign_add(x[0])
         w.assign_sub(0.5 * w)
         return x @ w + v.sum()
     return f, (f32(3, 4),), [v, w]
@@ -383,10 +383,61 @@ def _():
     return f, (f64(3),), [step, b]
 
 
+@case("random_bernoulli_truncated_odd_variable_name")
+def _():
+    v = kn.Variable(np.zeros(2, np.float32), name='back\\slash "and" quotes')
+
+    @kn.jit
+    def f(x):
+        v.assign(x)
+        return kn.random.bernoulli(0.3, (4,)), kn.random.truncated_normal((3,))
+    return f, (f32(2),), [v]
+
+
+# --- edge values and sizes --------------------------------------------------------------------
+
+_EMPTY = np.zeros((0, 3), np.float32)
+_BIG = np.linspace(-1, 1, 100).astype(np.float32)  # > 64 elements: not deduplicated by bytes
+
+
+@case("empty_constant_and_big_constant", ref=lambda x, y: [x + _EMPTY.sum(0), _EMPTY, y * _BIG])
+def _():
+    @kn.jit
+    def f(x, y):
+        return x + _EMPTY.sum(0), kn.asarray(_EMPTY), y * _BIG
+    return f, (f32(3), f32(100)), []
+
+
+@case("size_zero_argument", ref=lambda x: [x.sum(0), x * 2, x.max(axis=1)])
+def _():
+    @kn.jit
+    def f(x):
+        return x.sum(0), x * 2, x.max(axis=1)
+    return f, (np.zeros((0, 4), np.float32),), []
+
+
+@case("subnormal_and_huge_scalars",
+      ref=lambda x: [np.where(True, x, np.float32(1e-45)), x * np.float32(1.1754942e-38) / 3, x * np.float32(1e16)])
+def _():
+    @kn.jit
+    def f(x):
+        return kn.where(np.array(True), x, 1e-45), x * np.float32(1.1754942e-38) / 3, x * 1e16
+    return f, (f32(2),), []
+
+
+@case("meshgrid_cumsum_stop_gradient",
+      ref=lambda x: [np.meshgrid(x, x[:2])[0], np.cumsum(x), x])
+def _():
+    @kn.jit
+    def f(x):
+        return kn.meshgrid(x, x[:2])[0], kn.cumsum(x), kn.stop_gradient(x)
+    return f, (f32(3),), []
+
+
 # --- structure: multiple outputs, pytrees -----------------------------------------------------
 
 @case("pytree_args_and_outputs",
-      ref=lambda a, b, c, s: [a + b, c * s, (a * b).sum()])
+      ref=lambda a, b, c, s: [c * s, (a * b).sum(), a + b])  # dict keys sorted
 def _():
     @kn.jit
     def f(pair, d):
@@ -443,10 +494,18 @@ def _state_arrays(graph, variables) -> list[np.ndarray]:
     return out
 
 
-def _flat_args(graph, args) -> list[np.ndarray]:
-    arrays = [np.asarray(a, dtype=v.type.dtype.np) for a, v in zip(args, graph.args)]
-    assert len(arrays) == len(graph.args) == len(args)
-    return arrays
+def _leaves(fn, args) -> list:
+    """The argument leaves in the order the graph's args were created (the jit's flattening)."""
+    if isinstance(fn, _Flat):
+        return _leaves(fn.fn, fn.build(*args))
+    key, leaves = fn._signature(args, {})
+    return [x for x, spec in zip(leaves, key[1]) if spec[0] != "var"]
+
+
+def _flat_args(graph, fn, args) -> list[np.ndarray]:
+    leaves = _leaves(fn, args)
+    assert len(leaves) == len(graph.args)
+    return [np.ascontiguousarray(np.asarray(a), dtype=v.type.dtype.np) for a, v in zip(leaves, graph.args)]
 
 
 def _run(graph, args, states):
@@ -465,7 +524,7 @@ def test_roundtrip(c: Case, monkeypatch):
     assert [v.role for v in g2.inputs] == [v.role for v in graph.inputs]
 
     states = _state_arrays(graph, variables)
-    args_np = _flat_args(graph, args)
+    args_np = _flat_args(graph, fn, args)
     s1 = [s.copy() for s in states]
     out1 = _run(graph, args_np, s1)
     # compile the parsed graph with an empty code cache, so it is really built again
