@@ -55,6 +55,22 @@ def _describe(spec: tuple) -> str:
     return f"{'Variable ' if spec[0] == 'var' else ''}{spec[2]}{tuple(spec[1])}"
 
 
+def _fast_key(args: tuple) -> tuple | None:
+    """A cheap exact key for calls whose arguments are all plain arrays or Python scalars."""
+    key = []
+    for x in args:
+        t = type(x)
+        if t is np.ndarray:
+            key.append((x.shape, x.dtype))
+        elif t is Array:
+            key.append((x.data.shape, x.data.dtype))
+        elif t is float or t is int or t is bool:
+            key.append(t)
+        else:
+            return None
+    return tuple(key)
+
+
 @dataclass
 class _Entry:
     """One compiled signature: the executable and how leaves map onto its buffers."""
@@ -148,6 +164,13 @@ class JitFunction:
         self.traces: dict[tuple, tuple[Graph, list, Any]] = {}
         self.trace_count = 0
         self._last_key: tuple | None = None
+        kinds = {p.kind for p in self.sig.parameters.values()}
+        # NOTE: the fast path keys on positional arrays/scalars alone; it is sound only when
+        # every parameter is positional, dynamic and has no default.
+        self._fast_ok = not self.static and kinds <= {inspect.Parameter.POSITIONAL_ONLY,
+                                                      inspect.Parameter.POSITIONAL_OR_KEYWORD} and \
+            all(p.default is inspect.Parameter.empty for p in self.sig.parameters.values())
+        self._fast: dict[tuple, _Entry] = {}
 
     # signature -------------------------------------------------------------------------------
     def _signature(self, args, kwargs) -> tuple[tuple, list]:
@@ -256,10 +279,17 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         if current() is not None:  # called while tracing another function: inline it
             return self.fn(*args, **kwargs)
+        fast = _fast_key(args) if self._fast_ok and not kwargs else None
+        if fast is not None:
+            entry = self._fast.get(fast)
+            if entry is not None:
+                return entry.run(args)
         key, leaves = self._signature(args, kwargs)
         entry = self.cache.get(key)
         if entry is None:
             entry = self._entry(key, leaves)
+        if fast is not None and len(self._fast) < cfg.get().trace_cache:
+            self._fast[fast] = entry
         return entry.run(leaves)
 
     def trace(self, *args, **kwargs) -> Traced:
