@@ -2,7 +2,7 @@
 graph compiles to code that computes exactly what the original graph's code computes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -14,6 +14,7 @@ from kiln.frontend import compile as kcompile
 from kiln.frontend import random as krandom
 from kiln.ir.parser import parse
 from kiln.ir.printer import print_graph
+from kiln.ir.verify import verify
 from kiln.runtime.cache import CodeCache
 
 RNG = np.random.default_rng(1234)
@@ -43,7 +44,6 @@ class Case:
     make: Callable[[], tuple[Any, tuple, list]]
     ref: Callable[..., Any] | None = None  # NumPy reference of the outputs (flattened list)
     rtol: float = 1e-5
-    extra: dict = field(default_factory=dict)
 
 
 CASES: list[Case] = []
@@ -400,12 +400,28 @@ _EMPTY = np.zeros((0, 3), np.float32)
 _BIG = np.linspace(-1, 1, 100).astype(np.float32)  # > 64 elements: not deduplicated by bytes
 
 
-@case("empty_constant_and_big_constant", ref=lambda x, y: [x + _EMPTY.sum(0), _EMPTY, y * _BIG])
+@case("empty_and_big_constants", ref=lambda x, y: [x + _EMPTY.sum(0), y * _BIG, x[:0] * 2])
 def _():
     @kn.jit
     def f(x, y):
-        return x + _EMPTY.sum(0), kn.asarray(_EMPTY), y * _BIG
+        return x + _EMPTY.sum(0), y * _BIG, x[:0] * 2
     return f, (f32(3), f32(100)), []
+
+
+@pytest.mark.xfail(strict=True, reason="kiln bug: a size-0 constant is inlined as a scalar by the fusion "
+                   "lowering (size <= 1) and _constant_emit's reshape(()) raises ValueError")
+@pytest.mark.parametrize("shape", [(0,), (0, 3)])
+def test_size_zero_constant_compiles(shape):
+    empty = np.zeros(shape, np.float32)
+
+    @kn.jit
+    def f(x):
+        return x + 1, kn.asarray(empty)
+    g2 = parse(f.trace(np.ones(2, np.float32)).as_text())
+    assert print_graph(g2) == f.trace(np.ones(2, np.float32)).as_text()
+    a, e = f(np.ones(2, np.float32))
+    np.testing.assert_array_equal(np.asarray(e), empty)
+    np.testing.assert_array_equal(np.asarray(a), [2, 2])
 
 
 @case("size_zero_argument", ref=lambda x: [x.sum(0), x * 2, x.max(axis=1)])
@@ -509,7 +525,7 @@ def _flat_args(graph, fn, args) -> list[np.ndarray]:
 
 
 def _run(graph, args, states):
-    return graph and kcompile.compile_graph(graph).executable([a.copy() for a in args], states)
+    return kcompile.compile_graph(graph).executable([a.copy() for a in args], states)
 
 
 @pytest.mark.parametrize("c", CASES, ids=[c.name for c in CASES])
@@ -520,6 +536,8 @@ def test_roundtrip(c: Case, monkeypatch):
     assert text == fn.trace(*args).as_text()
     g2 = parse(text)
     assert print_graph(g2) == text
+    verify(graph)
+    verify(g2)
     assert [v.type for v in g2.inputs] == [v.type for v in graph.inputs]
     assert [v.role for v in g2.inputs] == [v.role for v in graph.inputs]
 
@@ -612,3 +630,40 @@ def test_parse_error_column_points_at_the_problem():
     line = bad.splitlines()[1]
     # the cursor is just past the bad token
     assert line.index("%7") < col <= line.index("%7") + len("%7") + 1
+
+
+@pytest.mark.xfail(strict=True, reason="kiln bug: a jitted lambda prints as `func @<lambda>(`, which the "
+                   "parser rejects (names must match @[\\w.]+); the printer neither quotes nor sanitises names")
+def test_lambda_graph_roundtrips():
+    f = kn.jit(lambda x: x * 2)
+    text = f.trace(np.ones(2, np.float32)).as_text()
+    assert print_graph(parse(text)) == text
+
+
+@pytest.mark.xfail(strict=True, reason="kiln bug: the printer escapes only backslash and quote in strings, so "
+                   "a Variable name with a newline splits the header line and the text does not parse")
+def test_state_name_with_newline_roundtrips():
+    v = kn.Variable(np.zeros(2, np.float32), name="two\nlines")
+
+    @kn.jit
+    def f(x):
+        v.assign_add(x)
+        return x * 1
+    text = f.trace(np.ones(2, np.float32)).as_text()
+    g2 = parse(text)
+    assert print_graph(g2) == text
+    assert g2.states[0].name == "two\nlines"
+
+
+@pytest.mark.parametrize("name", ["ünï cødé", "tab\there", "x) {", "  # x", "a, %9: f32[2]", 'q"uo\\te'])
+def test_odd_state_names_roundtrip(name):
+    v = kn.Variable(np.zeros(2, np.float32), name=name)
+
+    @kn.jit
+    def f(x):
+        v.assign_add(x)
+        return x * 1
+    text = f.trace(np.ones(2, np.float32)).as_text()
+    g2 = parse(text)
+    assert print_graph(g2) == text
+    assert g2.states[0].name == name

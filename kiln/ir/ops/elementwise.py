@@ -43,37 +43,93 @@ def _int_or_bool(types, **_):
     return d
 
 
-def unary(name: str, ref, scalar, dtype=_float_only, traits=()):
-    defop(name, shape=broadcast_shape, dtype=dtype, ref=ref, scalar=scalar, traits=EW | set(traits))
+def unary(name: str, ref, scalar, dtype=_float_only, traits=(), grad=None):
+    defop(name, shape=broadcast_shape, dtype=dtype, ref=ref, scalar=scalar, traits=EW | set(traits),
+          grad=grad)
 
 
-def binary(name: str, ref, scalar, dtype=same_dtype, traits=()):
-    defop(name, shape=broadcast_shape, dtype=dtype, ref=ref, scalar=scalar, traits=EW | set(traits))
+def binary(name: str, ref, scalar, dtype=same_dtype, traits=(), grad=None):
+    defop(name, shape=broadcast_shape, dtype=dtype, ref=ref, scalar=scalar, traits=EW | set(traits),
+          grad=grad)
+
+
+# gradients (VJPs in kiln ops; `e` is an ir.builder.Emitter, the driver unbroadcasts) ------
+
+def _c(e, v, value):
+    return e.const(value, v.dtype)
+
+
+def _pow_grad(e, g, y, x, p):
+    """d/dx = p x^(p-1) (0 where p == 0, like JAX); d/dp = y log x, taken as 0 where x <= 0."""
+    zero, one = _c(e, x, 0), _c(e, x, 1)
+    dx = e.where(e.equal(p, zero), zero, e.multiply(p, e.power(x, e.subtract(p, one))))
+    pos = e.greater(x, zero)
+    dp = e.where(pos, e.multiply(y, e.log(e.where(pos, x, one))), zero)
+    return e.multiply(g, dx), e.multiply(g, dp)
+
+
+def _extremum_grad(cmp):
+    """maximum/minimum: the winner gets g; ties split it evenly (JAX's rule)."""
+    def rule(e, g, y, a, b):
+        zero, half, one = _c(e, g, 0), _c(e, g, 0.5), _c(e, g, 1)
+        wa = e.where(getattr(e, cmp)(a, b), one, e.where(e.equal(a, b), half, zero))
+        return e.multiply(g, wa), e.multiply(g, e.subtract(one, wa))
+    return rule
+
+
+def _zero_grad(e, g, y, *xs):
+    """Piecewise-constant ops (sign, floor, ceil, floor_divide): zero almost everywhere."""
+    return tuple(e.zeros_like(x) for x in xs)
+
+
+def _astype_grad(e, g, y, x, dtype):
+    return (e.astype(g, dtype=x.dtype.name) if x.dtype.is_float else None,)
 
 
 # arithmetic
-binary("add", np.add, lambda b, x, y: b.add(x, y), _numeric)
-binary("subtract", np.subtract, lambda b, x, y: b.sub(x, y), _numeric)
-binary("multiply", np.multiply, lambda b, x, y: b.mul(x, y), _numeric)
-binary("divide", np.divide, lambda b, x, y: b.div(x, y), _float_only)
-binary("floor_divide", np.floor_divide, lambda b, x, y: b.floordiv(x, y), _numeric)
-binary("mod", np.mod, lambda b, x, y: b.mod(x, y), _numeric)
-binary("power", np.power, lambda b, x, y: b.pow(x, y), _numeric, traits={"transcendental"})
-binary("maximum", np.maximum, lambda b, x, y: b.max(x, y))
-binary("minimum", np.minimum, lambda b, x, y: b.min(x, y))
+binary("add", np.add, lambda b, x, y: b.add(x, y), _numeric,
+       grad=lambda e, g, y, a, b: (g, g))
+binary("subtract", np.subtract, lambda b, x, y: b.sub(x, y), _numeric,
+       grad=lambda e, g, y, a, b: (g, e.negative(g)))
+binary("multiply", np.multiply, lambda b, x, y: b.mul(x, y), _numeric,
+       grad=lambda e, g, y, a, b: (e.multiply(g, b), e.multiply(g, a)))
+binary("divide", np.divide, lambda b, x, y: b.div(x, y), _float_only,
+       grad=lambda e, g, y, a, b: (e.divide(g, b), e.negative(e.multiply(e.divide(g, b), y))))
+binary("floor_divide", np.floor_divide, lambda b, x, y: b.floordiv(x, y), _numeric,
+       grad=_zero_grad)
+binary("mod", np.mod, lambda b, x, y: b.mod(x, y), _numeric,
+       grad=lambda e, g, y, a, b: (g, e.negative(e.multiply(g, e.floor(e.divide(a, b))))))
+binary("power", np.power, lambda b, x, y: b.pow(x, y), _numeric, traits={"transcendental"},
+       grad=_pow_grad)
+binary("maximum", np.maximum, lambda b, x, y: b.max(x, y),
+       grad=_extremum_grad("greater"))
+binary("minimum", np.minimum, lambda b, x, y: b.min(x, y),
+       grad=_extremum_grad("less"))
 
-unary("negative", np.negative, lambda b, x: b.neg(x), _numeric)
-unary("abs", np.abs, lambda b, x: b.abs(x), _numeric)
-unary("sign", np.sign, lambda b, x: b.sign(x), _numeric)
-unary("floor", np.floor, lambda b, x: b.floor(x), _numeric)
-unary("ceil", np.ceil, lambda b, x: b.ceil(x), _numeric)
-unary("exp", np.exp, lambda b, x: b.exp(x), traits={"transcendental"})
-unary("log", np.log, lambda b, x: b.log(x), traits={"transcendental"})
-unary("log1p", np.log1p, lambda b, x: b.log1p(x), traits={"transcendental"})
-unary("sqrt", np.sqrt, lambda b, x: b.sqrt(x), traits={"transcendental"})
-unary("sin", np.sin, lambda b, x: b.sin(x), traits={"transcendental"})
-unary("cos", np.cos, lambda b, x: b.cos(x), traits={"transcendental"})
-unary("tanh", np.tanh, lambda b, x: b.tanh(x), traits={"transcendental"})
+unary("negative", np.negative, lambda b, x: b.neg(x), _numeric,
+      grad=lambda e, g, y, x: (e.negative(g),))
+unary("abs", np.abs, lambda b, x: b.abs(x), _numeric,
+      grad=lambda e, g, y, x: (e.multiply(g, e.sign(x)),))
+unary("sign", np.sign, lambda b, x: b.sign(x), _numeric,
+      grad=_zero_grad)
+unary("floor", np.floor, lambda b, x: b.floor(x), _numeric,
+      grad=_zero_grad)
+unary("ceil", np.ceil, lambda b, x: b.ceil(x), _numeric,
+      grad=_zero_grad)
+unary("exp", np.exp, lambda b, x: b.exp(x), traits={"transcendental"},
+      grad=lambda e, g, y, x: (e.multiply(g, y),))
+unary("log", np.log, lambda b, x: b.log(x), traits={"transcendental"},
+      grad=lambda e, g, y, x: (e.divide(g, x),))
+unary("log1p", np.log1p, lambda b, x: b.log1p(x), traits={"transcendental"},
+      grad=lambda e, g, y, x: (e.divide(g, e.add(_c(e, x, 1), x)),))
+unary("sqrt", np.sqrt, lambda b, x: b.sqrt(x), traits={"transcendental"},
+      grad=lambda e, g, y, x: (e.divide(e.multiply(g, _c(e, g, 0.5)), y),))
+unary("sin", np.sin, lambda b, x: b.sin(x), traits={"transcendental"},
+      grad=lambda e, g, y, x: (e.multiply(g, e.cos(x)),))
+unary("cos", np.cos, lambda b, x: b.cos(x), traits={"transcendental"},
+      grad=lambda e, g, y, x: (e.negative(e.multiply(g, e.sin(x))),))
+unary("tanh", np.tanh, lambda b, x: b.tanh(x), traits={"transcendental"},
+      grad=lambda e, g, y, x: (e.multiply(g, e.subtract(_c(e, y, 1), e.multiply(y, y))),))
 
 # comparisons and logic
 binary("equal", np.equal, lambda b, x, y: b.eq(x, y), _bool_result)
@@ -99,7 +155,8 @@ def _where_dtype(types, **_):
 
 
 defop("where", shape=broadcast_shape, dtype=_where_dtype, ref=np.where,
-      scalar=lambda b, c, x, y: b.select(c, x, y), traits=EW)
+      scalar=lambda b, c, x, y: b.select(c, x, y), traits=EW,
+      grad=lambda e, g, y, c, a, b: (None, e.where(c, g, _c(e, g, 0)), e.where(c, _c(e, g, 0), g)))
 
 
 def _astype_ref(x, dtype):
@@ -108,7 +165,7 @@ def _astype_ref(x, dtype):
 
 defop("astype", shape=broadcast_shape, dtype=lambda types, dtype: dt.as_dtype(dtype),
       ref=_astype_ref, scalar=lambda b, x, *, dtype: b.cast(x, dt.as_dtype(dtype)), traits=EW,
-      attrs=("dtype",))
+      attrs=("dtype",), grad=_astype_grad)
 
 defop("stop_gradient", shape=broadcast_shape, dtype=lambda types: types[0].dtype, ref=lambda x: x,
-      scalar=lambda b, x: x, traits=EW)
+      scalar=lambda b, x: x, traits=EW, grad=lambda e, g, y, x: (None,))

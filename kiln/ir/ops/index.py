@@ -23,6 +23,14 @@ def _wrap_clamp(b, i, n):
     return b.min(b.max(i, b.const(0)), b.const(max(n - 1, 0)))
 
 
+def _clamp_indices(e, i, n):
+    """The forward rule on graph values: wrap negatives once, clamp into [0, n-1] (n int or array)."""
+    n = np.asarray(n, dtype=i.dtype.np)
+    zero = e.const(0, i.dtype)
+    i = e.where(e.less(i, zero), e.add(i, e.const(n, i.dtype)), i)
+    return e.minimum(e.maximum(i, zero), e.const(np.maximum(n - 1, 0), i.dtype))
+
+
 # take ------------------------------------------------------------------------------------
 
 def _take_shape(types, axis):
@@ -41,9 +49,21 @@ def _take_emit(b, node, ix, operand):
     return operand(0, ix[:ax] + (j,) + ix[ax + idx.ndim:])
 
 
+def _take_grad(e, g, y, x, idx, axis):
+    """Scatter-add g back: the index dims of g move to the front, scatter_nd into (n,) + rest."""
+    ax, k = norm_axis(axis, x.ndim), idx.ndim
+    if 0 in x.shape or 0 in g.shape:
+        return e.zeros_like(x), None
+    n = x.shape[ax]
+    i = e.reshape(_clamp_indices(e, idx, n), shape=tuple(idx.shape) + (1,))
+    upd = e.transpose_to(g, tuple(range(ax, ax + k)) + tuple(range(ax)) + tuple(range(ax + k, g.ndim)))
+    out = e.scatter_nd(i, upd, shape=(n,) + tuple(x.shape[:ax]) + tuple(x.shape[ax + 1:]))
+    return e.transpose_to(out, tuple(range(1, ax + 1)) + (0,) + tuple(range(ax + 1, x.ndim))), None
+
+
 defop("take", shape=_take_shape, dtype=lambda types, axis: types[0].dtype,
       ref=lambda x, idx, axis: np.take(x, idx, axis=axis), emit=_take_emit, traits={"gather"},
-      attrs=("axis",))
+      attrs=("axis",), grad=_take_grad)
 
 
 # gather_nd (TensorFlow semantics, batch_dims=0) -------------------------------------------
@@ -69,8 +89,18 @@ def _gather_nd_ref(params, idx):
         params, idx.shape[:-1] + params.shape)
 
 
+def _gather_nd_grad(e, g, y, params, idx):
+    m, lead = idx.shape[-1], idx.ndim - 1
+    if 0 in params.shape or 0 in g.shape:
+        return e.zeros_like(params), None
+    if m == 0:  # every index row selects all of params
+        return (e.sum(g, axes=tuple(range(lead)), keepdims=False) if lead else g), None
+    i = _clamp_indices(e, idx, params.shape[:m])
+    return e.scatter_nd(i, g, shape=tuple(params.shape)), None
+
+
 defop("gather_nd", shape=_gather_nd_shape, dtype=lambda types: types[0].dtype, ref=_gather_nd_ref,
-      emit=_gather_nd_emit, traits={"gather"})
+      emit=_gather_nd_emit, traits={"gather"}, grad=_gather_nd_grad)
 
 
 # scatter_nd (TensorFlow semantics: duplicates add up) --------------------------------------
@@ -108,5 +138,21 @@ def _scatter_nd_ref(idx, upd, shape):
     return out
 
 
+def _scatter_nd_grad(e, g, y, idx, upd, shape):
+    """Each update's cotangent is g at its target; updates dropped as out of range get 0."""
+    m, lead = idx.shape[-1], idx.ndim - 1
+    if 0 in upd.shape or 0 in tuple(shape):
+        return None, e.zeros_like(upd)
+    if m == 0:
+        return None, e.broadcast(g, upd.shape)
+    zero = e.const(0, idx.dtype)
+    ok = e.logical_and(e.greater_equal(idx, zero),
+                       e.less(idx, e.const(np.asarray(shape[:m], dtype=idx.dtype.np), idx.dtype)))
+    count = e.sum(e.astype(ok, dtype=idx.dtype.name), axes=(lead,), keepdims=False)
+    inside = e.reshape_to(e.equal(count, e.const(m, idx.dtype)),
+                          tuple(idx.shape[:-1]) + (1,) * (len(shape) - m))
+    return None, e.where(inside, e.gather_nd(g, idx), e.const(0, g.dtype))
+
+
 defop("scatter_nd", shape=_scatter_nd_shape, dtype=lambda types, shape: types[1].dtype, ref=_scatter_nd_ref,
-      scatter=_scatter_nd_target, traits={"scatter"}, attrs=("shape",))
+      scatter=_scatter_nd_target, traits={"scatter"}, attrs=("shape",), grad=_scatter_nd_grad)

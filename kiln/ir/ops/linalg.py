@@ -34,6 +34,15 @@ def _matmul_value(b, node, ix, rix, operand):
     return b.mul(operand(0, xi), operand(1, yi))
 
 
+def _swap_last(e, v):
+    return e.transpose(v, perm=tuple(range(v.ndim - 2)) + (v.ndim - 1, v.ndim - 2))
+
+
+def _matmul_grad(e, g, y, a, b):
+    """dA = g @ B^T, dB = A^T @ g, at the broadcast batch shape (the driver sums it back)."""
+    return e.matmul(g, _swap_last(e, b)), e.matmul(_swap_last(e, a), g)
+
+
 defop("matmul", shape=_matmul_shape, dtype=lambda types: same_dtype(types), ref=np.matmul,
       reduce=_matmul_value, rshape=lambda node: (node.inputs[0].shape[-1],), combiner="sum",
-      traits={"linalg", "contraction"})
+      traits={"linalg", "contraction"}, grad=_matmul_grad)

@@ -62,19 +62,55 @@ def _empty_check(types, axes, keepdims, name):
     return _reduce_shape(types, axes, keepdims)
 
 
-def reduction(name, ref, combiner, identity_required=False):
+# gradients (the driver unbroadcasts; `e` is an ir.builder.Emitter) ---------------------------
+
+def _kept(x, axes) -> tuple[int, ...]:
+    """x's shape with the reduced axes kept as size 1."""
+    ax = _axes(x.ndim, axes)
+    return tuple(1 if d in ax else n for d, n in enumerate(x.shape))
+
+
+def _sum_grad(e, g, y, x, axes, keepdims):
+    return (e.broadcast(e.reshape_to(g, _kept(x, axes)), x.shape),)
+
+
+def _prod_grad(e, g, y, x, axes, keepdims):
+    """Product of the other elements, exact with zeros: one zero in a group gets the product of
+    the rest, everything else 0; no zero: y / x (computed on zero-free values)."""
+    zero, one = e.const(0, x.dtype), e.const(1, x.dtype)
+    ax = _axes(x.ndim, axes)
+    is0 = e.equal(x, zero)
+    nz = e.where(is0, one, x)
+    p = e.prod(nz, axes=ax, keepdims=True)
+    n0 = e.sum(e.astype(is0, dtype=x.dtype.name), axes=ax, keepdims=True)
+    at_zero = e.where(e.equal(n0, one), p, zero)
+    elsewhere = e.where(e.equal(n0, zero), e.divide(p, nz), zero)
+    d = e.where(is0, at_zero, elsewhere)
+    return (e.multiply(e.broadcast(e.reshape_to(g, _kept(x, axes)), x.shape), d),)
+
+
+def _extremum_grad(e, g, y, x, axes, keepdims):
+    """max/min: g goes to the positions equal to the result, split evenly among ties."""
+    kept = _kept(x, axes)
+    ax = _axes(x.ndim, axes)
+    mask = e.astype(e.equal(x, e.broadcast(e.reshape_to(y, kept), x.shape)), dtype=x.dtype.name)
+    count = e.sum(mask, axes=ax, keepdims=True)
+    return (e.multiply(e.divide(e.reshape_to(g, kept), count), mask),)
+
+
+def reduction(name, ref, combiner, identity_required=False, grad=None):
     shape = (lambda types, axes, keepdims: _empty_check(types, axes, keepdims, name)) if identity_required \
         else _reduce_shape
     defop(name, shape=shape, dtype=_numeric_dtype if name in ("sum", "prod") else (lambda t, **_: t[0].dtype),
           ref=lambda x, axes, keepdims: ref(x, axis=tuple(axes), keepdims=keepdims),
           reduce=_reduce_value, rshape=_rshape, combiner=combiner, traits={"reduction"},
-          attrs=("axes", "keepdims"))
+          attrs=("axes", "keepdims"), grad=grad)
 
 
-reduction("sum", np.sum, "sum")
-reduction("prod", np.prod, "prod")
-reduction("max", np.max, "max", identity_required=True)
-reduction("min", np.min, "min", identity_required=True)
+reduction("sum", np.sum, "sum", grad=_sum_grad)
+reduction("prod", np.prod, "prod", grad=_prod_grad)
+reduction("max", np.max, "max", identity_required=True, grad=_extremum_grad)
+reduction("min", np.min, "min", identity_required=True, grad=_extremum_grad)
 
 
 def _arg_shape(types, axis, keepdims):
@@ -116,6 +152,23 @@ def _scan_shape(types, axis):
     return types[0].shape
 
 
+def _flip(e, v, axis: int):
+    """v reversed along `axis` (a slice with step -1)."""
+    n = v.shape[axis]
+    starts = tuple(n - 1 if d == axis else 0 for d in range(v.ndim))
+    stops = tuple(-1 if d == axis else m for d, m in enumerate(v.shape))
+    steps = tuple(-1 if d == axis else 1 for d in range(v.ndim))
+    return e.slice(v, starts=starts, stops=stops, steps=steps)
+
+
+def _cumsum_grad(e, g, y, x, axis):
+    """The transpose of an inclusive scan is the reversed scan of the reversed cotangent."""
+    ax = norm_axis(axis, x.ndim)
+    if x.shape[ax] <= 1:
+        return (g,)
+    return (_flip(e, e.cumsum(_flip(e, g, ax), axis=ax), ax),)
+
+
 defop("cumsum", shape=_scan_shape, dtype=_numeric_dtype, ref=lambda x, axis: np.cumsum(x, axis=axis),
       reduce=_scan_value, rshape=lambda node: (node.inputs[0].shape[node.attrs["axis"]],), combiner="cumsum",
-      traits={"reduction", "scan"}, attrs=("axis",))
+      traits={"reduction", "scan"}, attrs=("axis",), grad=_cumsum_grad)

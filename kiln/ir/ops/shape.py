@@ -34,7 +34,8 @@ def _reshape_index(b, node, ix):
 
 
 defop("reshape", shape=_reshape_shape, dtype=_first_dtype, ref=lambda x, shape: np.reshape(x, shape),
-      index=_reshape_index, traits=MOVE, attrs=("shape",))
+      index=_reshape_index, traits=MOVE, attrs=("shape",),
+      grad=lambda e, g, y, x, shape: (e.reshape_to(g, x.shape),))
 
 
 # transpose -------------------------------------------------------------------------------
@@ -54,8 +55,15 @@ def _transpose_index(b, node, ix):
     return tuple(out)
 
 
+def _transpose_grad(e, g, y, x, perm):
+    inverse = [0] * len(perm)
+    for d, p in enumerate(perm):
+        inverse[p] = d
+    return (e.transpose_to(g, tuple(inverse)),)
+
+
 defop("transpose", shape=_transpose_shape, dtype=_first_dtype, ref=lambda x, perm: np.transpose(x, perm),
-      index=_transpose_index, traits=MOVE, attrs=("perm",))
+      index=_transpose_index, traits=MOVE, attrs=("perm",), grad=_transpose_grad)
 
 
 # broadcast_to ----------------------------------------------------------------------------
@@ -77,7 +85,7 @@ def _broadcast_to_index(b, node, ix):
 
 defop("broadcast_to", shape=_broadcast_to_shape, dtype=_first_dtype,
       ref=lambda x, shape: np.broadcast_to(x, shape), index=_broadcast_to_index, traits=MOVE,
-      attrs=("shape",))
+      attrs=("shape",), grad=lambda e, g, y, x, shape: (g,))  # the driver sums back to x's shape
 
 
 # slice (basic indexing) ------------------------------------------------------------------
@@ -98,8 +106,38 @@ def _slice_ref(x, starts, stops, steps):
     return x[tuple(slice(a, c if c >= 0 else None, s) for a, c, s in zip(starts, stops, steps))]
 
 
+def _spread(e, g, axis: int, step: int):
+    """Insert step-1 zeros between the elements of g along `axis` (length (m-1)*step+1)."""
+    m = g.shape[axis]
+    g = e.reshape(g, shape=g.shape[:axis + 1] + (1,) + g.shape[axis + 1:])
+    pads = tuple((0, step - 1) if d == axis + 1 else (0, 0) for d in range(g.ndim))
+    g = e.pad(g, pads=pads, value=0)
+    g = e.reshape(g, shape=g.shape[:axis] + (m * step,) + g.shape[axis + 2:])
+    stops = tuple((m - 1) * step + 1 if d == axis else n for d, n in enumerate(g.shape))
+    return e.slice(g, starts=(0,) * g.ndim, stops=stops, steps=(1,) * g.ndim)
+
+
+def _slice_grad(e, g, y, x, starts, stops, steps):
+    """Scatter g back: undo negative steps (flip), spread strides with zeros, pad to x's shape."""
+    if math.prod(g.shape) == 0:
+        return (e.zeros_like(x),)
+    if any(s < 0 for s in steps):
+        g = e.slice(g, starts=tuple(m - 1 if s < 0 else 0 for m, s in zip(g.shape, steps)),
+                    stops=tuple(-1 if s < 0 else m for m, s in zip(g.shape, steps)),
+                    steps=tuple(-1 if s < 0 else 1 for s in steps))
+    pads = []
+    for d, (a, s, n, m) in enumerate(zip(starts, steps, x.shape, g.shape)):
+        lo = a + (m - 1) * s if s < 0 else a
+        if abs(s) > 1 and m > 1:
+            g = _spread(e, g, d, abs(s))
+        pads.append((lo, n - lo - g.shape[d]))
+    if any(p != (0, 0) for p in pads):
+        g = e.pad(g, pads=tuple(pads), value=0)
+    return (g,)
+
+
 defop("slice", shape=_slice_shape, dtype=_first_dtype, ref=_slice_ref, index=_slice_index,
-      traits=MOVE | {"internal"}, attrs=("starts", "stops", "steps"))
+      traits=MOVE | {"internal"}, attrs=("starts", "stops", "steps"), grad=_slice_grad)
 
 
 # concatenate -----------------------------------------------------------------------------
@@ -133,8 +171,21 @@ def _concat_emit(b, node, ix, operand):
     return value
 
 
+def _concat_grad(e, g, y, *xs, axis):
+    ax = norm_axis(axis, g.ndim)
+    out, off = [], 0
+    for x in xs:
+        n = x.shape[ax]
+        starts = tuple(off if d == ax else 0 for d in range(g.ndim))
+        stops = tuple(off + n if d == ax else m for d, m in enumerate(g.shape))
+        out.append(e.slice(g, starts=starts, stops=stops, steps=(1,) * g.ndim))
+        off += n
+    return tuple(out)
+
+
 defop("concatenate", shape=_concat_shape, dtype=lambda types, axis: same_dtype(types),
-      ref=lambda *xs, axis: np.concatenate(xs, axis=axis), emit=_concat_emit, attrs=("axis",))
+      ref=lambda *xs, axis: np.concatenate(xs, axis=axis), emit=_concat_emit, attrs=("axis",),
+      grad=_concat_grad)
 
 
 # pad (constant) --------------------------------------------------------------------------
@@ -160,7 +211,10 @@ def _pad_emit(b, node, ix, operand):
 
 defop("pad", shape=_pad_shape, dtype=_first_dtype,
       ref=lambda x, pads, value: np.pad(x, pads, constant_values=value), emit=_pad_emit,
-      attrs=("pads", "value"))
+      attrs=("pads", "value"),
+      grad=lambda e, g, y, x, pads, value: (e.slice(g, starts=tuple(lo for lo, _ in pads),
+                                                    stops=tuple(lo + n for (lo, _), n in zip(pads, x.shape)),
+                                                    steps=(1,) * x.ndim),))
 
 
 # creation --------------------------------------------------------------------------------
