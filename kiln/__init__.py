@@ -11,3 +11,4 @@ from .ir.dtypes import DType, bool_, float32, float64, int32, int64
 __version__ = "0.1.0"
 __all__ = ["DTypeError", "KilnError", "ShapeError", "TraceError", "random", "function", "jit", "Array",
            "Tensor", "Variable", "DType", "bool_", "float32", "float64", "int32", "int64"]
+from .frontend.autodiff import GradientTape, grad, stop_gradient, value_and_grad  # noqa: E402,F401

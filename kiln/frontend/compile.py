@@ -1,6 +1,7 @@
 """The one place the stages meet: graph → passes → kernels → LLVM → native Executable."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -65,8 +66,7 @@ class Lowered:
 
 
 def lower_graph(graph: Graph) -> Lowered:
-    conf = cfg.get()
-    dump_dir = os.path.join(conf.dump, graph.name) if conf.dump else None
+    dump_dir = _dump_dir(graph)
     report = PassReport()
     g = run_pipeline(graph, DEFAULT, dump_dir, report)
     program = plan(lower(g))
@@ -88,15 +88,24 @@ def _compile_program(graph: Graph, program: Program) -> Compiled:
         t2 = time.perf_counter()
         exe = Executable(program, loaded)
         c = Compiled(graph, program, exe, text, {"codegen": t1 - t0, "llvm": t2 - t1})
-        conf = cfg.get()
-        if conf.dump:
-            d = os.path.join(conf.dump, graph.name)
-            _write(d, "module.ll", text)
-            _write(d, "module.opt.ll", c.as_llvm_ir())
-            _write(d, "module.s", c.as_asm())
         log.debug("compiled %s: codegen %.1f ms, llvm %.1f ms", graph.name, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
         return c
-    return CACHE.get_or_build(key, build)
+    compiled = CACHE.get_or_build(key, build)
+    d = _dump_dir(graph)
+    if d:  # written on every compile request, cached code or not
+        _write(d, "module.ll", compiled.llvm_text)
+        _write(d, "module.opt.ll", compiled.as_llvm_ir())
+        _write(d, "module.s", compiled.as_asm())
+    return compiled
+
+
+def _dump_dir(graph: Graph) -> str | None:
+    """One folder per function and signature: name plus a hash of the traced IR."""
+    conf = cfg.get()
+    if not conf.dump:
+        return None
+    digest = hashlib.sha256(print_graph(graph).encode()).hexdigest()[:10]
+    return os.path.join(conf.dump, f"{graph.name}_{digest}")
 
 
 def compile_graph(graph: Graph) -> Compiled:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import logging
 import warnings
 from collections import OrderedDict
@@ -26,7 +27,7 @@ from . import pytree
 from .compile import Compiled, Lowered, compile_graph, lower_graph
 from .core import lift
 from .tensor import Array, Tensor
-from .trace import TraceContext, current, tracing
+from .trace import TraceContext, current, tracing, user_loc
 from .variable import CREATION_HOOKS, Variable
 
 log = logging.getLogger("kiln.jit")
@@ -217,7 +218,7 @@ class JitFunction:
     def _trace(self, key: tuple, leaves: list) -> tuple[Graph, list, Any]:
         if key in self.traces:
             return self.traces[key]
-        ctx = TraceContext(self.__name__)
+        ctx = TraceContext(re.sub(r"\W", "_", self.__name__) or "fn")
         first = self.trace_count == 0
         wrapped = []
         for x, spec in zip(leaves, key[1]):
@@ -235,7 +236,8 @@ class JitFunction:
         def no_new_variables(var):
             if not first:
                 raise TraceError(f"{self.__name__} created Variable {var.name!r} while retracing; create "
-                                 "Variables on the first call only (or outside the compiled function)")
+                                 "Variables on the first call only (or outside the compiled function)",
+                                 loc=user_loc())
         CREATION_HOOKS.append(no_new_variables)
         try:
             with tracing(ctx):
@@ -271,7 +273,8 @@ class JitFunction:
         self.cache[key] = entry
         self.traces.pop(key, None)
         if len(self.cache) > cfg.get().trace_cache:
-            self.cache.popitem(last=False)
+            _, evicted = self.cache.popitem(last=False)
+            self._fast = {k: e for k, e in self._fast.items() if e is not evicted}
         self._last_key = key
         return entry
 

@@ -1,6 +1,7 @@
 """Parser for the printer's text: its exact inverse, with line:col in every error."""
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -63,7 +64,7 @@ def _scalar(tok: str, line: _Line) -> Any:
     if tok == "none":
         return None
     if tok.startswith('"'):
-        return re.sub(r"\\(.)", r"\1", tok[1:-1])
+        return json.loads(tok)
     try:
         return int(tok)
     except ValueError:

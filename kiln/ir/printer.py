@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -40,7 +41,7 @@ def format_attr(x: Any) -> str:
         inner = ", ".join(format_attr(v) for v in x)
         return f"({inner},)" if len(x) == 1 else f"({inner})"
     if isinstance(x, str):
-        return '"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return json.dumps(x)
     if x is None:
         return "none"
     return format_scalar(x)

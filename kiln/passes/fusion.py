@@ -32,7 +32,7 @@ def _must_materialize(node: Node, users: dict[Value, list[Node]], policy: Fusion
     if op.reduce or op.scatter:
         return True
     if node.op == "constant":
-        return node.out.type.size > 1
+        return node.out.type.size != 1
     if node.op == "iota" or "movement" in op.traits:
         return False
     if not policy.fuse_elementwise:
@@ -140,7 +140,7 @@ class _Lowering:
         out_bufs = []
         for i, v in enumerate(g.outputs):
             direct = v.producer is not None and v not in self.where \
-                and not (v.producer.op == "constant" and v.type.size > 1)
+                and not (v.producer.op == "constant" and v.type.size != 1)
             out_bufs.append(self.buffer(v if direct else None, "out", v.type, index=i))
         assigns = [n for n in g.nodes if n.op == "assign"]
         assigned = {n.inputs[1] for n in assigns}
@@ -150,7 +150,7 @@ class _Lowering:
             v = n.out
             if v in self.where:  # an output buffer
                 self.kernel(n, self.where[v])
-            elif n.op == "constant" and v.type.size > 1:
+            elif n.op == "constant" and v.type.size != 1:
                 self.buffer(v, "const", data=np.asarray(n.attrs["value"]))
             elif _must_materialize(n, self.users, self.policy) or v in assigned:
                 self.kernel(n, self.buffer(v, "temp"))

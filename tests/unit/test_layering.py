@@ -173,7 +173,8 @@ def _fake_tree(tmp_path: Path, files: dict[str, str]) -> Path:
 
 def test_relative_imports_are_resolved(tmp_path):
     root = _fake_tree(tmp_path, {})
-    src = "from ..ir import graph\nfrom .. import config as cfg\nfrom . import sibling\nfrom ..ir.graph import X\n"
+    src = ("from ..ir import graph\nfrom .. import config as cfg\nfrom . import sibling\n"
+           "from ..ir.graph import X\n")
     got = [m for m, _ in imports_of(src, "kiln.passes.dce", False, root)]
     assert got == ["kiln.ir.graph", "kiln.config", "kiln.passes", "kiln.ir.graph"]
     got = [m for m, _ in imports_of("from . import graph\nfrom .graph import Y\n", "kiln.ir", True, root)]

@@ -119,7 +119,8 @@ def _():
 # --- reductions -------------------------------------------------------------------------------
 
 @case("reductions_axes_keepdims",
-      ref=lambda x: [x.sum(axis=1), x.max(axis=(0, 2), keepdims=True), x.min(), x.mean(axis=-1, keepdims=True),
+      ref=lambda x: [x.sum(axis=1), x.max(axis=(0, 2), keepdims=True), x.min(),
+                     x.mean(axis=-1, keepdims=True),
                      x.prod(axis=0)], rtol=1e-5)
 def _():
     @kn.jit
@@ -190,7 +191,8 @@ def _():
     return f, (f32(3, 5, 4),), []
 
 
-@case("concatenate_stack", ref=lambda a, b: [np.concatenate([a, b, a], axis=1), np.stack([a, a * 2], axis=-1)])
+@case("concatenate_stack",
+      ref=lambda a, b: [np.concatenate([a, b, a], axis=1), np.stack([a, a * 2], axis=-1)])
 def _():
     @kn.jit
     def f(a, b):
@@ -214,7 +216,8 @@ def _():
 def _():
     @kn.jit
     def f(x):
-        return kn.pad(x, ((1, 2), (0, 1)), constant_values=-3.0), kn.tile(x, (2, 3)), kn.broadcast_to(x, (4, 2, 3))
+        return (kn.pad(x, ((1, 2), (0, 1)), constant_values=-3.0), kn.tile(x, (2, 3)),
+                kn.broadcast_to(x, (4, 2, 3)))
     return f, (f32(2, 3),), []
 
 
@@ -255,7 +258,8 @@ def _():
 
 # --- select / clip / casts --------------------------------------------------------------------
 
-@case("where_clip", ref=lambda x, y: [np.where(x > y, x, y * 2), np.clip(x, -0.5, 0.5), np.where(x > 0, 1.0, x)])
+@case("where_clip",
+      ref=lambda x, y: [np.where(x > y, x, y * 2), np.clip(x, -0.5, 0.5), np.where(x > 0, 1.0, x)])
 def _():
     @kn.jit
     def f(x, y):
@@ -408,8 +412,6 @@ def _():
     return f, (f32(3), f32(100)), []
 
 
-@pytest.mark.xfail(strict=True, reason="kiln bug: a size-0 constant is inlined as a scalar by the fusion "
-                   "lowering (size <= 1) and _constant_emit's reshape(()) raises ValueError")
 @pytest.mark.parametrize("shape", [(0,), (0, 3)])
 def test_size_zero_constant_compiles(shape):
     empty = np.zeros(shape, np.float32)
@@ -433,7 +435,8 @@ def _():
 
 
 @case("subnormal_and_huge_scalars",
-      ref=lambda x: [np.where(True, x, np.float32(1e-45)), x * np.float32(1.1754942e-38) / 3, x * np.float32(1e16)])
+      ref=lambda x: [np.where(True, x, np.float32(1e-45)), x * np.float32(1.1754942e-38) / 3,
+                     x * np.float32(1e16)])
 def _():
     @kn.jit
     def f(x):
@@ -632,16 +635,12 @@ def test_parse_error_column_points_at_the_problem():
     assert line.index("%7") < col <= line.index("%7") + len("%7") + 1
 
 
-@pytest.mark.xfail(strict=True, reason="kiln bug: a jitted lambda prints as `func @<lambda>(`, which the "
-                   "parser rejects (names must match @[\\w.]+); the printer neither quotes nor sanitises names")
 def test_lambda_graph_roundtrips():
     f = kn.jit(lambda x: x * 2)
     text = f.trace(np.ones(2, np.float32)).as_text()
     assert print_graph(parse(text)) == text
 
 
-@pytest.mark.xfail(strict=True, reason="kiln bug: the printer escapes only backslash and quote in strings, so "
-                   "a Variable name with a newline splits the header line and the text does not parse")
 def test_state_name_with_newline_roundtrips():
     v = kn.Variable(np.zeros(2, np.float32), name="two\nlines")
 
