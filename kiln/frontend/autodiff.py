@@ -62,8 +62,9 @@ def value_and_grad(f: Callable, argnums: int | tuple[int, ...] = 0, has_aux: boo
     def value_and_grad_f(*args, **kwargs):
         for i in nums:
             if not -len(args) <= i < len(args):
-                raise TypeError(f"differentiating with respect to argnums={argnums}, but "
-                                f"{getattr(f, '__name__', 'f')} was called with {len(args)} positional arguments")
+                name = getattr(f, "__name__", "f")
+                raise TypeError(f"differentiating with respect to argnums={argnums}, but {name} was called "
+                                f"with {len(args)} positional arguments")
         spec = ([i % len(args) for i in nums], isinstance(argnums, int), has_aux)
         if current() is not None:
             return _vg_traced(f, list(args), kwargs, *spec)
@@ -243,7 +244,7 @@ class GradientTape:
                 self._watched[id(leaf)] = leaf
             else:
                 raise TypeError(f"GradientTape.watch needs kn.Arrays, Tensors or Variables, got "
-                                f"{type(leaf).__name__} (convert it with kn.asarray first and use that array)")
+                                f"{type(leaf).__name__} (convert it with kn.asarray and use that array)")
 
     def watched_variables(self) -> tuple[Variable, ...]:
         seen = dict(self._watched_vars)
@@ -300,7 +301,7 @@ class GradientTape:
             elif isinstance(s, Tensor):
                 v = s.value
             else:
-                raise TypeError(f"gradient sources must be Variables or traced tensors, got {type(s).__name__}")
+                raise TypeError(f"gradient sources are Variables or traced tensors, not {type(s).__name__}")
             srcs.append(v if v is not None and id(v) in reach else None)
         tvals = [lift(t).value for t in targets]
         svals = [None if s is None else lift(s, t.dtype).value for s, t in zip(seeds, tvals)]
@@ -337,7 +338,9 @@ class GradientTape:
         # use the Variable itself where its value has not changed, so outer tapes connect to it
         live = {id(r): self._vars[k] for k, reads in self._reads.items()
                 if k not in self._assigned and k in self._vars for r in reads if r is not None}
-        sub = lambda x: live.get(id(x), x)  # noqa: E731
+
+        def sub(x):
+            return live.get(id(x), x)
         nodes = [_Rec(r.op, tuple(sub(x) for x in r.inputs), r.attrs, r.outputs) for r in records]
 
         def emit(op, inputs, attrs):

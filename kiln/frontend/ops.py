@@ -201,12 +201,12 @@ def where(condition, x=None, y=None):
 
 # reductions ------------------------------------------------------------------------------
 
-def _axes(x, axis) -> tuple[int, ...]:
+def _axes(x, axis, op: str | None = None) -> tuple[int, ...]:
     nd = len(x.shape)
     try:
         return tuple(sorted(norm_axis(a, nd) for a in normalize_axes(axis, nd)))
     except ShapeError as e:
-        raise e.at(None, user_loc())
+        raise e.at(op, user_loc()) from None
 
 
 def _reduce(op: str, x, axis, keepdims: bool, dtype: dt.DType | None = None):
@@ -214,7 +214,7 @@ def _reduce(op: str, x, axis, keepdims: bool, dtype: dt.DType | None = None):
     d = dtype or t.dtype
     if op in ("sum", "prod") and dtype is None and (t.dtype.is_bool or t.dtype == dt.int32):
         d = dt.int64  # NumPy accumulates ints in the platform int
-    return apply(op, [lift(t, d)], axes=_axes(t, axis), keepdims=bool(keepdims))
+    return apply(op, [lift(t, d)], axes=_axes(t, axis, op), keepdims=bool(keepdims))
 
 
 def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A001
@@ -238,8 +238,8 @@ amax, amin = max, min
 
 def mean(x, axis=None, keepdims=False, dtype=None):
     t = lift(x)
-    d = dt.as_dtype(dtype) if dtype else (t.dtype if t.dtype.is_float else dt.float_of(t.dtype))
-    axes = _axes(t, axis)
+    d = dt.as_dtype(dtype) if dtype else (t.dtype if t.dtype.is_float else dt.float64)  # NumPy's rule
+    axes = _axes(t, axis, "mean")
     count = math.prod(t.shape[a] for a in axes)
     total = _reduce("sum", t, axes, keepdims, d)
     return divide(total, lift(count, d) if count else lift(float("nan"), d))
@@ -253,7 +253,11 @@ def _arg(op: str, x, axis, keepdims: bool):
         if keepdims:
             out = apply(op, [t], axis=0, keepdims=False)
             return reshape(out, (1,) * len(x.shape))
-    return apply(op, [t], axis=norm_axis(int(axis), len(t.shape)), keepdims=bool(keepdims))
+    try:
+        ax = norm_axis(int(axis), len(t.shape))
+    except ShapeError as e:
+        raise e.at(op, user_loc()) from None
+    return apply(op, [t], axis=ax, keepdims=bool(keepdims))
 
 
 def argmax(x, axis=None, keepdims=False):

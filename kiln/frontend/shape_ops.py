@@ -19,6 +19,14 @@ def _err(msg: str, op: str) -> ShapeError:
     return ShapeError(msg, op=op, loc=user_loc())
 
 
+def _axis(axis: int, ndim: int, op: str) -> int:
+    """norm_axis whose error names the public op and the user's line."""
+    try:
+        return norm_axis(int(axis), ndim)
+    except ShapeError as e:
+        raise e.at(op, user_loc()) from None
+
+
 def _shape_arg(shape: Any) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
@@ -43,7 +51,7 @@ def reshape(x, shape):
 def transpose(x, axes=None):
     t = lift(x)
     nd = len(t.shape)
-    perm = tuple(reversed(range(nd))) if axes is None else tuple(norm_axis(int(a), nd) for a in axes)
+    perm = tuple(reversed(range(nd))) if axes is None else tuple(_axis(a, nd, "transpose") for a in axes)
     if perm == tuple(range(nd)) and len(perm) == nd:
         return t
     return apply("transpose", [t], perm=perm)
@@ -53,7 +61,7 @@ def expand_dims(x, axis):
     t = lift(x)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     nd = len(t.shape) + len(axes)
-    axes = sorted(norm_axis(a, nd) for a in axes)
+    axes = sorted(_axis(a, nd, "expand_dims") for a in axes)
     shape = list(t.shape)
     for a in axes:
         shape.insert(a, 1)
@@ -66,7 +74,7 @@ def squeeze(x, axis=None):
     if axis is None:
         axes = {d for d, n in enumerate(t.shape) if n == 1}
     else:
-        axes = {norm_axis(a, nd) for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = {_axis(a, nd, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)}
         bad = [a for a in axes if t.shape[a] != 1]
         if bad:
             raise _err(f"cannot select an axis to squeeze out which has size not equal to one "
@@ -102,7 +110,7 @@ def concatenate(arrays: Sequence, axis: int = 0):
         raise _err("zero-dimensional arrays cannot be concatenated", "concatenate")
     if len(ts) == 1:
         return ts[0]
-    return apply("concatenate", ts, axis=norm_axis(int(axis), len(ts[0].shape)))
+    return apply("concatenate", ts, axis=_axis(axis, len(ts[0].shape), "concatenate"))
 
 
 concat = concatenate
@@ -115,7 +123,7 @@ def stack(arrays: Sequence, axis: int = 0):
     if len(shapes) != 1:
         raise _err(f"all input arrays must have the same shape, got {sorted(shapes)}", "stack")
     nd = len(next(iter(shapes))) + 1
-    ax = norm_axis(axis, nd)
+    ax = _axis(axis, nd, "stack")
     return concatenate([expand_dims(a, ax) for a in arrays], ax)
 
 
@@ -129,7 +137,7 @@ def _slice(t, axis: int, start: int, stop: int):
 def split(x, num_or_size_splits, axis: int = 0):
     """TensorFlow semantics: an int splits into equal parts, a list gives the part sizes."""
     t = lift(x)
-    ax = norm_axis(axis, len(t.shape))
+    ax = _axis(axis, len(t.shape), "split")
     n = t.shape[ax]
     if isinstance(num_or_size_splits, (int, np.integer)):
         k = int(num_or_size_splits)
@@ -151,7 +159,7 @@ def split(x, num_or_size_splits, axis: int = 0):
 
 def unstack(x, axis: int = 0):
     t = lift(x)
-    ax = norm_axis(axis, len(t.shape))
+    ax = _axis(axis, len(t.shape), "unstack")
     return [squeeze(part, ax) for part in split(t, t.shape[ax], ax)] if t.shape[ax] else []
 
 
@@ -174,7 +182,7 @@ def take(x, indices, axis=None):
     idx = lift(indices, None if hasattr(indices, "dtype") else dt.int64)
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
-    return apply("take", [t, idx], axis=norm_axis(int(axis), len(t.shape)))
+    return apply("take", [t, idx], axis=_axis(axis, len(t.shape), "take"))
 
 
 gather = take
@@ -202,7 +210,7 @@ def cumsum(x, axis=None):
         t, axis = reshape(t, (-1,)), 0
     if t.dtype.is_bool or t.dtype == dt.int32:
         t = lift(t, dt.int64)
-    return apply("cumsum", [t], axis=norm_axis(int(axis), len(t.shape)))
+    return apply("cumsum", [t], axis=_axis(axis, len(t.shape), "cumsum"))
 
 
 def nonzero_flat(mask, op: str = "nonzero"):

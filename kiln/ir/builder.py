@@ -66,7 +66,8 @@ class Emitter:
         full = broadcast_shapes(tuple(g.shape), shape)
         g = self.broadcast(g, full)
         lead = len(full) - len(shape)
-        axes = tuple(range(lead)) + tuple(lead + d for d, n in enumerate(shape) if n == 1 and full[lead + d] != 1)
+        stretched = tuple(lead + d for d, n in enumerate(shape) if n == 1 and full[lead + d] != 1)
+        axes = tuple(range(lead)) + stretched
         if axes:
             g = self.sum(g, axes=axes, keepdims=False)
         return self.reshape_to(g, shape)

@@ -91,7 +91,9 @@ def promote_weak(strong: list[DType], weak: list[DType]) -> DType:
     only ints/bools gives the default float; a weak int meeting only bools gives int32.
     """
     if not strong:
-        return promote(*weak) if weak else DEFAULT_FLOAT
+        if any(w.is_float for w in weak) or not weak:
+            return DEFAULT_FLOAT
+        return DEFAULT_INT if any(w.is_int for w in weak) else bool_
     result = promote(*strong)
     for w in weak:
         if w.is_float and not result.is_float:

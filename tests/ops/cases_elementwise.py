@@ -239,6 +239,7 @@ def cases() -> list[Case]:
         _unary("floor", NUMERIC, Dom(-10.0, 10.0, step=0.25)),
         _unary("ceil", NUMERIC, Dom(-10.0, 10.0, step=0.25)),
         _unary("logical_not", ALL, GRID),
+        Case("stop_gradient", draw_unary(ALL), lambda x: kn.stop_gradient(x), lambda x: x, examples=6),
         *[_binary(n, ALL, GRID) for n in ("equal", "not_equal", "less", "less_equal", "greater",
                                           "greater_equal", "logical_and", "logical_or")],
         Case("where", _draw_where, lambda c, x, y: kn.where(c, x, y), np.where),

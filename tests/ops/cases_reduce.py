@@ -128,6 +128,13 @@ def _draw_transpose(data) -> Example:
     return Example((array(data, d, shp, ANY, "x"),), {"axes": perm})
 
 
+def _draw_cumsum(data) -> Example:
+    d = data.draw(st.sampled_from(ALL), label="dtype")
+    shp = shape(data)
+    axis = axes(data, len(shp), allow_tuple=False)
+    return Example((array(data, d, shp, SUM_DOM, "x"),), {"axis": axis})
+
+
 def cases() -> list[Case]:
     sum_scale = _abs_reduce(np.sum)
     return [
@@ -138,6 +145,9 @@ def cases() -> list[Case]:
         _reduction("prod", ALL, PROD_DOM, max_side=3, max_dims=3),
         _reduction("argmax", ALL, GRID, nonempty=True, tuple_axes=False),
         _reduction("argmin", ALL, GRID, nonempty=True, tuple_axes=False),
+        Case("cumsum", _draw_cumsum, lambda x, *, axis: kn.cumsum(x, axis=axis),
+             lambda x, *, axis: np.cumsum(x, axis=axis),
+             scale=lambda x, *, axis: np.cumsum(np.abs(x), axis=axis)),
         Case("logsumexp", draw_reduction(FLOATS, Dom(-20.0, 20.0), nonempty=True),
              lambda x, *, axis, keepdims: kn.logsumexp(x, axis=axis, keepdims=keepdims),
              logsumexp_ref, tol="transcendental", scale=_lse_scale,
