@@ -8,6 +8,7 @@ and compiles it, and a tape differentiates the eager ops it recorded (trace.EAGE
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -28,6 +29,7 @@ from .trace import TraceContext, current, tracing, user_loc
 from .variable import Variable
 
 __all__ = ["grad", "value_and_grad", "GradientTape", "stop_gradient"]
+log = logging.getLogger("kiln.autodiff")
 
 
 def _is_leaf(x: Any) -> bool:
@@ -328,6 +330,11 @@ class GradientTape:
             groups.append([x for x in group if id(x) in reach])
         tgts = [self._reads[id(t)][-1] if isinstance(t, Variable) and self._reads.get(id(t)) else t
                 for t in targets]
+        made = {id(r.out) for r in self._records} | set(self._watched)
+        if any(isinstance(t, Array) and id(t) not in made for t in tgts):
+            log.warning("GradientTape.gradient: the target was not computed by kiln ops this tape recorded "
+                        "(eager tapes do not see inside kn.jit calls; use a tape inside the compiled "
+                        "function), so its gradients are None")
         seeds = [None if s is None else lift(s, t.dtype) for s, t in zip(seeds, tgts)]
         flat = [x for g in groups for x in g]
         if trace.EAGER_HOOKS:  # another tape is recording: run op by op so it sees the gradient ops

@@ -37,7 +37,8 @@ def backward(nodes: Sequence[Any], target: Any, sources: Sequence[Any], emit_add
 
     `nodes` are in topological order; any objects with `op`, `inputs`, `attrs`, `outputs`
     work (graph Nodes, or eager records of concrete arrays when `emit_add` runs ops eagerly).
-    `seed` is the target's cotangent (ones when None; one per target for a list).
+    `seed` is the target's cotangent (ones when None; one per target for a list). A rule of
+    an op with several outputs receives tuples of cotangents and outputs.
     """
     e = Emitter(emit_add)
     targets = list(target) if isinstance(target, (list, tuple)) else [target]
@@ -48,13 +49,17 @@ def backward(nodes: Sequence[Any], target: Any, sources: Sequence[Any], emit_add
         if id(t) in live:
             _accumulate(e, ct, t, e.ones_like(t) if s is None else s)
     for node in reversed(nodes):
-        if not node.outputs or id(node.outputs[0]) not in ct:
+        if not any(id(y) in ct for y in node.outputs):
             continue
-        y = node.outputs[0]
         rule = get(node.op).grad
         if rule is None or not any(id(x) in live for x in node.inputs):
             continue
-        dxs = rule(e, ct[id(y)], y, *node.inputs, **node.attrs)
+        if len(node.outputs) == 1:
+            g, y = ct[id(node.outputs[0])], node.outputs[0]
+        else:  # NOTE: multi-output rules get tuples; outputs without a cotangent get zeros
+            y = tuple(node.outputs)
+            g = tuple(ct.get(id(v)) if id(v) in ct or not _float(v) else e.zeros_like(v) for v in y)
+        dxs = rule(e, g, y, *node.inputs, **node.attrs)
         for x, dx in zip(node.inputs, dxs):
             if dx is not None and id(x) in live:
                 _accumulate(e, ct, x, e.unbroadcast(dx, tuple(x.shape)))
