@@ -145,7 +145,9 @@ def run_eager(op: str, inputs: list, attrs: dict[str, Any], loc: Loc | None):
         outs = ctx.add(op, vals, attrs, loc)
         graph = Graph(op, ctx.inputs, ctx.nodes, outs)
         entry = _EAGER[key] = compile_graph(graph).executable
-    args = [x.data for x in inputs if not isinstance(x, Variable)]
+    # NOTE: kernels index buffers in C order; strided NumPy views are packed first (I/O, not compute)
+    args = [x.data if x.data.flags.c_contiguous else np.asarray(x.data, order="C")
+            for x in inputs if not isinstance(x, Variable)]
     states = [x.data for x in inputs if isinstance(x, Variable)]
     outs = entry(args, states)
     return outs[0] if outs else None
