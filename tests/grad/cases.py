@@ -221,6 +221,7 @@ CASES: dict[str, Callable] = {
     "sin": unary(_u),
     "cos": unary(_u),
     "tanh": unary(_u),
+    "sigmoid": unary(lambda r, s: _u(r, s, -6.0, 6.0)),
     "where": where,
     "astype": astype,
     "stop_gradient": stop_gradient,

@@ -18,7 +18,7 @@ from .cases import CASES
 # a source of values (constant, iota, random_uniform), and has none.
 DIFFERENTIABLE = {
     "add", "subtract", "multiply", "divide", "floor_divide", "mod", "power", "maximum", "minimum",
-    "negative", "abs", "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos", "tanh",
+    "negative", "abs", "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos", "tanh", "sigmoid",
     "where", "astype", "stop_gradient", "sum", "prod", "max", "min", "cumsum",
     "reshape", "transpose", "broadcast_to", "slice", "concatenate", "pad",
     "take", "gather_nd", "scatter_nd", "matmul",

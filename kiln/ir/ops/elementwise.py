@@ -131,6 +131,22 @@ unary("cos", np.cos, lambda b, x: b.cos(x), traits={"transcendental"},
 unary("tanh", np.tanh, lambda b, x: b.tanh(x), traits={"transcendental"},
       grad=lambda e, g, y, x: (e.multiply(g, e.subtract(_c(e, y, 1), e.multiply(y, y))),))
 
+
+def _sigmoid_ref(x):
+    """1/(1+e^-x) without overflow warnings: e^-|x| never overflows."""
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype)
+
+
+def _sigmoid_scalar(b, x):
+    """1/(1+e^-x): saturates cleanly to 0 (e^-x = inf) and 1 (e^-x = 0), never NaN."""
+    one = b.const(1, x.dtype)
+    return b.div(one, b.add(one, b.exp(b.neg(x))))
+
+
+unary("sigmoid", _sigmoid_ref, _sigmoid_scalar, traits={"transcendental"},
+      grad=lambda e, g, y, x: (e.multiply(g, e.multiply(y, e.subtract(_c(e, y, 1), y))),))
+
 # comparisons and logic
 binary("equal", np.equal, lambda b, x, y: b.eq(x, y), _bool_result)
 binary("not_equal", np.not_equal, lambda b, x, y: b.ne(x, y), _bool_result)
