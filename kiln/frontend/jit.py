@@ -155,6 +155,8 @@ class JitFunction:
         if device != "cpu":
             raise NotImplementedError(f"device {device!r}: this build of kiln compiles for the CPU")
         functools.update_wrapper(self, fn)
+        if not hasattr(self, "__name__"):  # a callable object, e.g. a kn.nn.Module
+            self.__name__ = type(fn).__name__
         self.fn = fn
         self.sig = inspect.signature(fn)
         params = list(self.sig.parameters)
