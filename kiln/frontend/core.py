@@ -82,6 +82,15 @@ def apply(op: str, operands: list, weak: bool = False, **attrs: Any):
     return result
 
 
+def unchanged(t):
+    """`t` (a lifted operand) as the result of an op that leaves it as it is. Eagerly a Variable
+    is copied by an identity reshape: the result must not follow the Variable's later assigns,
+    and going through `apply` lets gradient tapes connect the copy to the Variable."""
+    if current() is None and hasattr(t, "_is_variable"):
+        return apply("reshape", [t], shape=tuple(t.shape))
+    return t
+
+
 def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     """None → every axis; int or tuple → a tuple (bounds checked by the op's shape rule)."""
     if axis is None:

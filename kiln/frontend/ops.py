@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import DTypeError, ShapeError
 from ..ir import dtypes as dt
 from ..ir.opdef import norm_axis
-from .core import all_weak, apply, lift, normalize_axes, result_dtype, user_loc
+from .core import all_weak, apply, lift, normalize_axes, result_dtype, unchanged, user_loc
 
 
 def _binary(op: str, x: Any, y: Any, dtype: dt.DType | None = None):
@@ -135,22 +135,19 @@ negative = _same_type_unary("negative")
 sign = _same_type_unary("sign")
 
 
-def abs(x):  # noqa: A001  (NumPy's name)
-    d = result_dtype(x)
-    return lift(x, d) if d.is_bool else apply("abs", [lift(x, d)], weak=all_weak(x))
+def _bool_identity_unary(op: str):
+    """An op that NumPy defines as the identity on bool (abs(True) is True, still bool)."""
+    def fn(x):
+        d = result_dtype(x)
+        t = lift(x, d)
+        return unchanged(t) if d.is_bool else apply(op, [t], weak=all_weak(x))
+    fn.__name__ = op
+    return fn
 
 
+abs = _bool_identity_unary("abs")  # noqa: A001  (NumPy's name)
 absolute = abs
-
-
-def floor(x):
-    d = result_dtype(x)
-    return lift(x, d) if d.is_bool else apply("floor", [lift(x, d)], weak=all_weak(x))
-
-
-def ceil(x):
-    d = result_dtype(x)
-    return lift(x, d) if d.is_bool else apply("ceil", [lift(x, d)], weak=all_weak(x))
+floor, ceil = _bool_identity_unary("floor"), _bool_identity_unary("ceil")
 
 
 def _float_unary(op: str):
@@ -177,7 +174,7 @@ def square(x):
 def astype(x, dtype):
     d = dt.as_dtype(dtype)
     t = lift(x)
-    return t if t.dtype == d else apply("astype", [t], dtype=d.name)
+    return unchanged(t) if t.dtype == d else apply("astype", [t], dtype=d.name)
 
 
 def clip(x, a_min=None, a_max=None):
@@ -186,7 +183,7 @@ def clip(x, a_min=None, a_max=None):
         out = maximum(out, a_min)
     if a_max is not None:
         out = minimum(out, a_max)
-    return lift(out) if out is x else out
+    return unchanged(lift(out)) if out is x else out
 
 
 def where(condition, x=None, y=None):
@@ -325,8 +322,9 @@ def dot(x, y):
         raise ShapeError(f"dot: shapes {a.shape} and {b.shape} not aligned", op="dot", loc=user_loc())
     k = a.shape[-1]
     bt = transpose(b, tuple(i for i in range(len(b.shape)) if i != len(b.shape) - 2) + (len(b.shape) - 2,))
-    b2 = reshape(bt, (-1, k))
-    a2 = reshape(a, (-1, k))
+    # explicit sizes: -1 is ambiguous when k == 0
+    b2 = reshape(bt, (math.prod(bt.shape[:-1]), k))
+    a2 = reshape(a, (math.prod(a.shape[:-1]), k))
     out = matmul(a2, transpose(b2))
     return reshape(out, a.shape[:-1] + b.shape[:-2] + b.shape[-1:])
 

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..ir import dtypes as dt
 from ..ir.opdef import norm_axis
-from .core import apply, dtype_of, lift, result_dtype, user_loc
+from .core import apply, dtype_of, lift, result_dtype, unchanged, user_loc
 from .tensor import Array
 from .trace import current
 
@@ -44,7 +44,7 @@ def reshape(x, shape):
             raise _err(f"cannot reshape array of shape {t.shape} into shape {shape}", "reshape")
         shape = tuple(t.size // known if n == -1 else n for n in shape)
     if shape == t.shape:
-        return t
+        return unchanged(t)
     return apply("reshape", [t], shape=shape)
 
 
@@ -53,7 +53,7 @@ def transpose(x, axes=None):
     nd = len(t.shape)
     perm = tuple(reversed(range(nd))) if axes is None else tuple(_axis(a, nd, "transpose") for a in axes)
     if perm == tuple(range(nd)) and len(perm) == nd:
-        return t
+        return unchanged(t)
     return apply("transpose", [t], perm=perm)
 
 
@@ -85,7 +85,7 @@ def squeeze(x, axis=None):
 def broadcast_to(x, shape):
     t = lift(x)
     shape = _shape_arg(shape)
-    return t if shape == t.shape else apply("broadcast_to", [t], shape=shape)
+    return unchanged(t) if shape == t.shape else apply("broadcast_to", [t], shape=shape)
 
 
 def tile(x, reps):
@@ -109,7 +109,7 @@ def concatenate(arrays: Sequence, axis: int = 0):
     if any(len(t.shape) == 0 for t in ts):
         raise _err("zero-dimensional arrays cannot be concatenated", "concatenate")
     if len(ts) == 1:
-        return ts[0]
+        return unchanged(ts[0])
     return apply("concatenate", ts, axis=_axis(axis, len(ts[0].shape), "concatenate"))
 
 
@@ -247,7 +247,8 @@ def boolean_mask(x, mask):
     if t.shape[:k] != m.shape:
         raise _err(f"mask of shape {m.shape} does not match the leading dims of {t.shape}", "boolean_mask")
     idx = nonzero_flat(m, "boolean_mask")
-    return take(reshape(t, (-1,) + t.shape[k:]), idx, axis=0)
+    rows = reshape(t, (math.prod(m.shape),) + t.shape[k:])  # not -1: ambiguous when a row is empty
+    return take(rows, idx, axis=0)
 
 
 # creation --------------------------------------------------------------------------------
@@ -325,7 +326,7 @@ def asarray(x, dtype=None):
     if current() is None and not hasattr(x, "_is_variable"):
         d = d or dtype_of(x)
         return Array(np.asarray(x, dtype=d.np, order="C"))
-    return lift(x, d)
+    return unchanged(lift(x, d))
 
 
 array = asarray

@@ -109,7 +109,7 @@ def _unary(name: str):
 
 
 ArrayMethods.__neg__ = _unary("negative")
-ArrayMethods.__pos__ = lambda self: self
+ArrayMethods.__pos__ = _unary("asarray")  # a Variable gives a snapshot, like NumPy's copy
 ArrayMethods.__abs__ = _unary("abs")
 ArrayMethods.__invert__ = _unary("invert")
 

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .cases_elementwise import DTYPE_FORMS, dtype_spec
-from .harness import ALL, ANY, Case, Dom, Example, array, kn, shape
+from .harness import ALL, ANY, Case, Example, array, kn, shape
 
 F32, I32, BOOL = np.dtype("float32"), np.dtype("int32"), np.dtype("bool")
 
@@ -27,7 +27,8 @@ def default_dtype(value) -> np.dtype:
 def _maybe_dtype(data, label: str = "dtype"):
     """None (use the default) or (dtype name, spelling)."""
     if data.draw(st.booleans(), label=f"{label}_given"):
-        return data.draw(st.sampled_from(ALL), label=label), data.draw(st.sampled_from(DTYPE_FORMS), label="form")
+        name = data.draw(st.sampled_from(ALL), label=label)
+        return name, data.draw(st.sampled_from(DTYPE_FORMS), label="form")
     return None
 
 
@@ -52,8 +53,9 @@ def _draw_fill(with_value: bool):
         static = {"shape": _shape_arg(data), "dtype": dt}
         if with_value:
             kind = np.dtype(dt[0]).kind if dt else data.draw(st.sampled_from("bif"), label="value_kind")
-            static["fill"] = data.draw({"b": st.booleans(), "i": st.integers(-100, 100),
-                                        "f": st.sampled_from([0.5, -2.25, 3.0, 1e-3])}[kind], label="fill_value")
+            values = {"b": st.booleans(), "i": st.integers(-100, 100),
+                      "f": st.sampled_from([0.5, -2.25, 3.0, 1e-3])}
+            static["fill"] = data.draw(values[kind], label="fill_value")
         return Example((), static)
     return draw
 

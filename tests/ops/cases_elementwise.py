@@ -4,8 +4,22 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from .harness import (ALL, ANY, FLOATS, INTS, NUMERIC, POS, Case, Dom, Example, array,
-                      broadcast_shapes, kn, scalar, shape)
+from .harness import (
+    ALL,
+    ANY,
+    FLOATS,
+    INTS,
+    NUMERIC,
+    POS,
+    Case,
+    Dom,
+    Example,
+    array,
+    broadcast_shapes,
+    kn,
+    scalar,
+    shape,
+)
 
 F32, I32 = np.dtype("float32"), np.dtype("int32")
 BIG_INT = Dom(-10.0, 10.0, int_lo=-1000, int_hi=1000)
@@ -66,7 +80,8 @@ def _draw_power_negative_base(data) -> Example:
     """Negative float bases with integral float exponents are defined (NumPy: (-2.)**3. == -8.)."""
     d = data.draw(st.sampled_from(FLOATS), label="dtype")
     sa, sb = broadcast_shapes(data, 2)
-    return Example((array(data, d, sa, Dom(-4.0, -0.25), "base"), array(data, d, sb, Dom(-3.0, 3.0, step=1.0), "exp")))
+    base = array(data, d, sa, Dom(-4.0, -0.25), "base")
+    return Example((base, array(data, d, sb, Dom(-3.0, 3.0, step=1.0), "exponent")))
 
 
 # --- weak Python scalars (API.md: x_f32 * 2.0 stays float32, x_i32 * 2.0 is float32, x_i32 * 2 int32)
@@ -93,7 +108,8 @@ SCALAR_OPS = {
     "divide": (FLOATS, (ANY, NZ_GRID), (Dom(-10.0, 10.0, nonzero=True), ANY), False),
     "floor_divide": (NUMERIC, (FLOOR_NUM, FLOOR_DEN), (FLOOR_DEN, FLOOR_NUM), False),
     "mod": (NUMERIC, (FLOOR_NUM, FLOOR_DEN), (FLOOR_DEN, FLOOR_NUM), False),
-    "power": (NUMERIC, (Dom(0.1, 5.0, int_lo=0, int_hi=5), Dom(0.0, 3.0, step=0.5)), (EXPONENT, POS_BASE), False),
+    "power": (NUMERIC, (Dom(0.1, 5.0, int_lo=0, int_hi=5), Dom(0.0, 3.0, step=0.5)), (EXPONENT, POS_BASE),
+              False),
     "maximum": (NUMERIC, (GRID, GRID), (GRID, GRID), False),
     "minimum": (NUMERIC, (GRID, GRID), (GRID, GRID), False),
     "equal": (NUMERIC, (GRID, GRID), (GRID, GRID), True),
@@ -149,7 +165,8 @@ def _scalar_case(name: str) -> Case:
 def _draw_where(data) -> Example:
     dx, dy = _pair(data, ALL)
     sc, sx, sy = broadcast_shapes(data, 3)
-    return Example((array(data, "bool", sc, ANY, "cond"), array(data, dx, sx, ANY, "x"), array(data, dy, sy, ANY, "y")))
+    cond = array(data, "bool", sc, ANY, "cond")
+    return Example((cond, array(data, dx, sx, ANY, "x"), array(data, dy, sy, ANY, "y")))
 
 
 def _draw_where_scalar(data) -> Example:
@@ -163,9 +180,11 @@ def _draw_where_scalar(data) -> Example:
 def _draw_clip(data) -> Example:
     d = data.draw(st.sampled_from(NUMERIC), label="dtype")
     x = array(data, d, shape(data), GRID, "x")
-    kind = "int" if np.dtype(d).kind == "i" else data.draw(st.sampled_from(["int", "float"]), label="bound_kind")
-    lo = scalar(data, "int32" if kind == "int" else "float64", GRID, "a_min")
-    hi = lo + scalar(data, "int32" if kind == "int" else "float64", Dom(0.0, 4.0, step=0.5, int_lo=0, int_hi=4), "width")
+    kinds = ["int"] if np.dtype(d).kind == "i" else ["int", "float"]
+    kind = data.draw(st.sampled_from(kinds), label="bound_kind")
+    sd = "int32" if kind == "int" else "float64"
+    lo = scalar(data, sd, GRID, "a_min")
+    hi = lo + scalar(data, sd, Dom(0.0, 4.0, step=0.5, int_lo=0, int_hi=4), "width")
     return Example((x,), {"a_min": lo, "a_max": hi})
 
 
@@ -257,5 +276,7 @@ def cases() -> list[Case]:
         # NumPy computes int inputs in float64 (kiln's float_of rule agrees)
         out.append(Case(f"{name}:int", draw_unary(INTS, idom), lambda x, n=name: getattr(kn, n)(x),
                         getattr(np, name), tol="transcendental", atol=atol, examples=6))
+    out.append(Case("sigmoid", draw_unary(FLOATS, Dom(-30.0, 30.0)), lambda x: kn.nn.sigmoid(x),
+                    lambda x: 1 / (1 + np.exp(-x)), tol="transcendental"))
     out += [_scalar_case(n) for n in SCALAR_OPS]
     return out

@@ -119,7 +119,8 @@ def cases() -> list[Case]:
     locs = {"mean": st.sampled_from([0.0, 1.5, -3.0]), "stddev": st.sampled_from([1.0, 0.5, 4.0])}
     return [
         Case("random.normal", _draw(True, locs),
-             lambda *, shape, seed, mean, stddev, dtype: kn.random.normal(shape, **_kw(locals(), ["mean", "stddev"])),
+             lambda *, shape, seed, mean, stddev, dtype: kn.random.normal(
+                 shape, **_kw(locals(), ["mean", "stddev"])),
              kind="random", check=_check_normal, examples=8),
         Case("random.truncated_normal", _draw(True, locs),
              lambda *, shape, seed, mean, stddev, dtype: kn.random.truncated_normal(

@@ -6,7 +6,7 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from .harness import (ALL, ANY, INTS, NUMERIC, Case, Dom, Example, array, axis_int, kn, shape)
+from .harness import ALL, ANY, INTS, NUMERIC, Case, Dom, Example, array, axis_int, kn, shape
 
 SMALL_INT = Dom(-10.0, 10.0, int_lo=-10, int_hi=10)
 
@@ -52,7 +52,8 @@ def _draw_expand_dims(data) -> Example:
     shp = shape(data, max_dims=3)
     k = data.draw(st.integers(1, 2), label="new_axes")
     out_nd = len(shp) + k
-    pos = data.draw(st.lists(st.integers(0, out_nd - 1), min_size=k, max_size=k, unique=True), label="positions")
+    pos = data.draw(st.lists(st.integers(0, out_nd - 1), min_size=k, max_size=k, unique=True),
+                    label="positions")
     ax = tuple(_neg(data, p, out_nd, "axis") for p in pos)
     axis = ax[0] if k == 1 and data.draw(st.booleans(), label="as_int") else ax
     return Example((array(data, _dtype(data), shp, ANY, "x"),), {"axis": axis})
@@ -61,9 +62,11 @@ def _draw_expand_dims(data) -> Example:
 def _draw_squeeze(data) -> Example:
     shp = shape(data, max_side=2)
     ones = [d for d, n in enumerate(shp) if n == 1]
-    picked = data.draw(st.lists(st.sampled_from(ones), unique=True) if ones else st.just([]), label="squeezed")
+    picked = data.draw(st.lists(st.sampled_from(ones), unique=True) if ones else st.just([]),
+                       label="squeezed")
     axis = tuple(_neg(data, a, len(shp), "axis") for a in picked)
-    form = data.draw(st.sampled_from(["none", "tuple", "int"] if len(axis) == 1 else ["none", "tuple"]), label="form")
+    forms = ["none", "tuple", "int"] if len(axis) == 1 else ["none", "tuple"]
+    form = data.draw(st.sampled_from(forms), label="form")
     axis = None if form == "none" else axis[0] if form == "int" else axis
     return Example((array(data, _dtype(data), shp, ANY, "x"),), {"axis": axis})
 
@@ -77,7 +80,8 @@ def _draw_broadcast_to(data) -> Example:
 
 def _draw_tile(data) -> Example:
     shp = shape(data, max_dims=3, max_side=3)
-    reps = data.draw(st.integers(0, 3) | st.lists(st.integers(0, 3), max_size=len(shp) + 1).map(tuple), label="reps")
+    reps = data.draw(st.integers(0, 3) | st.lists(st.integers(0, 3), max_size=len(shp) + 1).map(tuple),
+                     label="reps")
     return Example((array(data, _dtype(data), shp, ANY, "x"),), {"reps": reps})
 
 
@@ -151,7 +155,8 @@ def _draw_pad(data) -> Example:
     value = None
     if data.draw(st.booleans(), label="has_constant"):
         kind = np.dtype(d).kind
-        value = data.draw({"b": st.booleans(), "i": st.integers(-9, 9), "f": st.sampled_from([1.5, -2.0, 7.0])}[kind],
+        values = {"b": st.booleans(), "i": st.integers(-9, 9), "f": st.sampled_from([1.5, -2.0, 7.0])}
+        value = data.draw(values[kind],
                           label="constant_values")
     return Example((array(data, d, shp, ANY, "x"),), {"pad_width": width, "value": value})
 
@@ -180,7 +185,8 @@ def _indices(data, n: int, idx_shape: tuple[int, ...], negative: bool, label: st
 def _draw_take(negative: bool):
     def draw(data):
         shp = shape(data, max_dims=3)
-        axis = None if data.draw(st.integers(0, 3), label="axis_none") == 0 or not shp else axis_int(data, len(shp))
+        flat = data.draw(st.integers(0, 3), label="axis_none") == 0 or not shp
+        axis = None if flat else axis_int(data, len(shp))
         n = math.prod(shp) if axis is None else shp[axis]
         idx = _indices(data, n, shape(data, max_dims=2, label="index_shape"), negative, "indices")
         return Example((array(data, _dtype(data), shp, ANY, "x"), idx), {"axis": axis})
@@ -267,7 +273,8 @@ def cases() -> list[Case]:
              lambda xs, *, axis: np.concatenate(xs, axis=axis)),
         Case("stack", _draw_stack, lambda xs, *, axis: kn.stack(xs, axis=axis),
              lambda xs, *, axis: np.stack(xs, axis=axis)),
-        Case("split", _draw_split(sizes=False), lambda x, *, split, axis: kn.split(x, split, axis=axis), _split_ref),
+        Case("split", _draw_split(sizes=False), lambda x, *, split, axis: kn.split(x, split, axis=axis),
+             _split_ref),
         Case("split:sizes", _draw_split(sizes=True), lambda x, *, split, axis: kn.split(x, split, axis=axis),
              _split_ref),
         Case("unstack", _draw_unstack, lambda x, *, axis: kn.unstack(x, axis=axis),
@@ -278,7 +285,8 @@ def cases() -> list[Case]:
         Case("take:negative", _draw_take(negative=True), lambda x, i, *, axis: kn.take(x, i, axis=axis),
              lambda x, i, *, axis: np.take(x, i, axis=axis), examples=10),
         Case("gather_nd", _draw_gather_nd, lambda p, i: kn.gather_nd(p, i), gather_nd_ref),
-        Case("scatter_nd", _draw_scatter_nd, lambda i, u, *, shape: kn.scatter_nd(i, u, shape), scatter_nd_ref,
+        Case("scatter_nd", _draw_scatter_nd, lambda i, u, *, shape: kn.scatter_nd(i, u, shape),
+             scatter_nd_ref,
              scale=lambda i, u, *, shape: scatter_nd_ref(i, np.abs(u), shape=shape)),
         Case("one_hot", _draw_one_hot, lambda x, *, depth: kn.one_hot(x, depth),
              lambda x, *, depth: (x[..., None] == np.arange(depth)).astype(np.float32),

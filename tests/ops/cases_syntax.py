@@ -12,8 +12,21 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .cases_elementwise import (BIG_INT, FLOOR_DEN, FLOOR_NUM, GRID, SCALAR_OPS, _abs_sum, _draw_astype,
-                                _draw_power, draw_binary, draw_unary, draw_with_scalar, dtype_spec, weak_dtype)
+from .cases_elementwise import (
+    BIG_INT,
+    FLOOR_DEN,
+    FLOOR_NUM,
+    GRID,
+    SCALAR_OPS,
+    _abs_sum,
+    _draw_astype,
+    _draw_power,
+    draw_binary,
+    draw_unary,
+    draw_with_scalar,
+    dtype_spec,
+    weak_dtype,
+)
 from .cases_reduce import GRID as RGRID
 from .cases_reduce import SUM_DOM, _abs_reduce, _draw_matmul, draw_reduction
 from .cases_shape import _draw_reshape
@@ -62,8 +75,10 @@ OPERATORS = {
     "add:operator": (operator.add, np.add, NUMERIC, (BIG_INT, None), "add"),
     "subtract:operator": (operator.sub, np.subtract, NUMERIC, (BIG_INT, None), "subtract"),
     "multiply:operator": (operator.mul, np.multiply, NUMERIC, (BIG_INT, None), "multiply"),
-    "divide:operator": (operator.truediv, np.divide, NUMERIC, (ANY, Dom(-10.0, 10.0, nonzero=True)), "divide"),
-    "floor_divide:operator": (operator.floordiv, np.floor_divide, NUMERIC, (FLOOR_NUM, FLOOR_DEN), "floor_divide"),
+    "divide:operator": (operator.truediv, np.divide, NUMERIC, (ANY, Dom(-10.0, 10.0, nonzero=True)),
+                        "divide"),
+    "floor_divide:operator": (operator.floordiv, np.floor_divide, NUMERIC, (FLOOR_NUM, FLOOR_DEN),
+                              "floor_divide"),
     "mod:operator": (operator.mod, np.mod, NUMERIC, (FLOOR_NUM, FLOOR_DEN), "mod"),
     "equal:operator": (operator.eq, np.equal, NUMERIC, (GRID, None), "equal"),
     "not_equal:operator": (operator.ne, np.not_equal, NUMERIC, (GRID, None), "equal"),
@@ -137,15 +152,17 @@ def _reduce_method(name: str) -> Case:
 
 def _draw_getitem(data) -> Example:
     shp = shape(data, max_side=5)
-    idx = data.draw(hnp.basic_indices(shp, min_dims=0, allow_newaxis=True, allow_ellipsis=True), label="index")
-    return Example((array(data, data.draw(st.sampled_from(ALL), label="dtype"), shp, ANY, "x"),), {"index": idx})
+    idx = data.draw(hnp.basic_indices(shp, min_dims=0, allow_newaxis=True, allow_ellipsis=True),
+                    label="index")
+    d = data.draw(st.sampled_from(ALL), label="dtype")
+    return Example((array(data, d, shp, ANY, "x"),), {"index": idx})
 
 
 def cases() -> list[Case]:
     return [
         *[_operator_case(k) for k in OPERATORS],
-        Case("power:operator", _draw_power_op, _binop_call(operator.pow), _binop_ref(np.power), kind="operator",
-             tol="transcendental", dtype=_scalar_dtype(False)),
+        Case("power:operator", _draw_power_op, _binop_call(operator.pow), _binop_ref(np.power),
+             kind="operator", tol="transcendental", dtype=_scalar_dtype(False)),
         Case("matmul:operator", _draw_matmul, lambda a, b: t(a) @ t(b), np.matmul, kind="operator",
              scale=lambda a, b: np.matmul(np.abs(a), np.abs(b)), examples=15),
         Case("negative:operator", draw_unary(NUMERIC, BIG_INT), lambda x: -t(x), np.negative, kind="operator",

@@ -6,8 +6,9 @@ listed and checked without a working compiler.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -91,8 +92,8 @@ class Dom:
             return s.map(lambda k: k * step)
         width = 32 if dtype == "float32" else 64
         if self.min_abs > 0:
-            mag = st.floats(_inward(self.min_abs, 1, dtype), _inward(max(abs(self.lo), abs(self.hi)), -1, dtype),
-                            width=width)
+            top = max(abs(self.lo), abs(self.hi))
+            mag = st.floats(_inward(self.min_abs, 1, dtype), _inward(top, -1, dtype), width=width)
             return st.tuples(mag, st.booleans()).map(lambda t: -t[0] if t[1] else t[0]).filter(
                 lambda v: self.lo <= v <= self.hi)
         s = st.floats(_inward(self.lo, 1, dtype), _inward(self.hi, -1, dtype), width=width,

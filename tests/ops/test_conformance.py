@@ -1,7 +1,8 @@
 """Every case of tests/ops/cases.py against NumPy, eagerly and under `kn.jit`.
 
 Environment knobs: KILN_OPS_SCALE multiplies every case's max_examples (default 1.0);
-KILN_OPS_RANDOM=1 draws fresh examples instead of the fixed (derandomized) ones.
+KILN_OPS_RANDOM=1 draws fresh examples instead of the fixed (derandomized) ones;
+KILN_OPS_LAYOUTS=C,F,strided,reversed restricts the memory layouts inputs are passed in.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from .cases import CASES
 from .harness import Case, Example, as_list, compare, kn, reference, upcast
 
-DEFAULT_EXAMPLES = 12
+DEFAULT_EXAMPLES = 20
 SCALE = float(os.environ.get("KILN_OPS_SCALE", "1.0"))
 RANDOM = os.environ.get("KILN_OPS_RANDOM", "0") == "1"
 
@@ -26,13 +27,34 @@ def _settings(case: Case) -> settings:
                     suppress_health_check=list(HealthCheck), print_blob=RANDOM)
 
 
-def _as_kiln(x):
-    """Eager inputs may be ndarrays or kn.Arrays (lists of them for concatenate/stack)."""
-    if isinstance(x, np.ndarray):
-        return kn.asarray(x)
+LAYOUTS = tuple(os.environ.get("KILN_OPS_LAYOUTS", "C,F,strided,reversed").split(","))
+
+
+def relayout(x, layout: str):
+    """The same values in another memory layout (kiln must honour NumPy strides or copy)."""
     if isinstance(x, list):
-        return [_as_kiln(v) for v in x]
-    return x
+        return [relayout(v, layout) for v in x]
+    if not isinstance(x, np.ndarray) or x.ndim == 0 or layout == "C":
+        return x
+    if layout == "F":
+        return np.asfortranarray(x)
+    if layout == "strided":  # every other element of a buffer twice as long in the last dim
+        buf = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), x.dtype)
+        buf[..., ::2] = x
+        return buf[..., ::2]
+    return np.ascontiguousarray(x[::-1])[::-1]  # negative stride along axis 0
+
+
+INPUT_KINDS = ("ndarray", "Array", "Variable")
+
+
+def as_kiln(x, kind: str):
+    """The same input as an ndarray, a kn.Array or a (non-trainable) kn.Variable, recursively."""
+    if isinstance(x, list):
+        return [as_kiln(v, kind) for v in x]
+    if not isinstance(x, np.ndarray) or kind == "ndarray":
+        return x
+    return kn.asarray(x) if kind == "Array" else kn.Variable(x, trainable=False)
 
 
 def _expected(case: Case, ex: Example):
@@ -58,39 +80,41 @@ def check_result(case: Case, ex: Example, got, mode: str) -> None:
         case.check(ex, got, mode)
         return
     wides, exacts, dtypes, scales, multi = _expected(case, ex)
-    assert got_multi == multi, f"{mode}: got {type(got).__name__}, expected {'a sequence' if multi else 'one array'}"
+    want = "a sequence" if multi else "one array"
+    assert got_multi == multi, f"{mode}: got {type(got).__name__}, expected {want}"
     assert len(outs) == len(wides), f"{mode}: {len(outs)} outputs, expected {len(wides)}"
     for i, (g, w, e, d, s) in enumerate(zip(outs, wides, exacts, dtypes, scales)):
         where = f"{case.name} {mode}" + (f" output {i}" if multi else "")
         compare(g, w, e, d, case.tol, s, case.atol, where)
 
 
-def run_eager(case: Case, ex: Example, as_arrays: bool) -> None:
-    args = tuple(_as_kiln(a) for a in ex.args) if as_arrays else ex.args
+def run_eager(case: Case, ex: Example, input_kind: str) -> None:
+    args = tuple(as_kiln(a, input_kind) for a in ex.args)
     if case.kind == "random":
         kn.random.seed(ex.static["seed"])
     got = case.call(*args, **ex.static)
     check_result(case, ex, got, "eager")
 
 
-def run_jit(case: Case, ex: Example) -> None:
+def run_jit(case: Case, ex: Example, input_kind: str) -> None:
     static = ex.static
+    args = tuple(as_kiln(a, input_kind) for a in ex.args)
 
-    def fn(*args):
-        return case.call(*args, **static)
+    def fn(*traced):
+        return case.call(*traced, **static)
 
     f = kn.jit(fn)
     if case.data_dependent:
         with pytest.raises(kn.ShapeError) as info:
-            f(*ex.args)
+            f(*args)
         assert case.op in str(info.value), f"ShapeError does not name the op {case.op}: {info.value}"
         return
     if case.kind == "random":
         kn.random.seed(static["seed"])
-    got = f(*ex.args)
+    got = f(*args)
     first = [np.array(g, copy=True) for g in as_list(got)[0]]
     check_result(case, ex, got, "jit")
-    again = f(*ex.args)
+    again = f(*args)
     check_result(case, ex, again, "jit, cached second call")
     for g, snap in zip(as_list(got)[0], first):
         assert np.array_equal(np.asarray(g), snap, equal_nan=True), \
@@ -107,12 +131,17 @@ def _run(case: Case, mode: str) -> None:
     @given(data=st.data())
     def inner(data):
         ex = case.draw(data)
+        layout = data.draw(st.sampled_from(LAYOUTS), label="memory_layout")
+        ex = Example(tuple(relayout(a, layout) for a in ex.args), ex.static)
         note(f"{case.name} [{mode}] {ex.describe()}")
+        # operator/method cases wrap ndarrays themselves (NumPy's own operators would run otherwise)
+        # jit arguments are arrays (Variables are captured state, not arguments)
+        kinds = INPUT_KINDS[:1] if case.kind != "function" else INPUT_KINDS[:3 if mode == "eager" else 2]
+        input_kind = data.draw(st.sampled_from(kinds), label="input_kind")
         if mode == "eager":
-            wrap = case.kind == "function" and data.draw(st.booleans(), label="inputs_as_kn_Array")
-            run_eager(case, ex, wrap)
+            run_eager(case, ex, input_kind)
         else:
-            run_jit(case, ex)
+            run_jit(case, ex, input_kind)
 
     inner()
 
@@ -168,7 +197,8 @@ def test_tensor_attributes_under_jit() -> None:
         return x.T
 
     out = f(np.zeros((2, 3, 4), np.float64), np.zeros((), np.int32))
-    assert seen == {"shape": (2, 3, 4), "ndim": 3, "dtype": kn.float64, "tshape": (4, 3, 2), "ydtype": kn.int32}
+    assert seen == {"shape": (2, 3, 4), "ndim": 3, "dtype": kn.float64, "tshape": (4, 3, 2),
+                    "ydtype": kn.int32}
     assert isinstance(out, kn.Array) and out.shape == (4, 3, 2)
 
 

@@ -102,8 +102,17 @@ def _slice_index(b, node, ix):
     return tuple(b.add(b.const(st), b.mul(i, b.const(sp))) for i, st, sp in zip(ix, a["starts"], a["steps"]))
 
 
+def _range_slice(start: int, stop: int, step: int) -> slice:
+    """The Python slice selecting range(start, stop, step): the attrs hold slice.indices()
+    values, where -1 means "before index 0", not "the last element"; an empty range
+    (whose start may be that -1 too) selects nothing."""
+    if not range(start, stop, step):
+        return slice(0, 0)
+    return slice(start, stop if stop >= 0 else None, step)
+
+
 def _slice_ref(x, starts, stops, steps):
-    return x[tuple(slice(a, c if c >= 0 else None, s) for a, c, s in zip(starts, stops, steps))]
+    return x[tuple(_range_slice(*acs) for acs in zip(starts, stops, steps))]
 
 
 def _spread(e, g, axis: int, step: int):
@@ -159,6 +168,8 @@ def _clamp(b, i, n):
 def _concat_emit(b, node, ix, operand):
     ax = norm_axis(node.attrs["axis"], len(ix))
     parts = [(k, v.shape[ax]) for k, v in enumerate(node.inputs) if v.shape[ax] > 0]
+    if not parts:  # every input is empty along the axis, so is the output: never evaluated
+        return b.const(0, node.out.dtype)
     offsets, acc = [], 0
     for _, n in parts:
         offsets.append(acc)
