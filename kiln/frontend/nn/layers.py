@@ -57,7 +57,7 @@ class Dense(Module):
 
     def build(self, input_shape) -> None:
         if len(input_shape) < 1:
-            raise ShapeError(f"Dense needs inputs with at least one axis, got shape {input_shape}",
+            raise ShapeError(f"needs inputs with at least one axis, got shape {input_shape}",
                              op="Dense", loc=user_loc())
         self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer, self.dtype)
         if self.use_bias:
@@ -65,8 +65,10 @@ class Dense(Module):
 
     def forward(self, x, training: bool = False):
         t = lift(x)
+        if not t.dtype.is_float:  # integer / bool features (pixels, one-hots) compute in the layer's dtype
+            t = ops.astype(t, self.dtype)
         if t.shape[-1] != self.kernel.shape[0]:
-            raise ShapeError(f"Dense: input has {t.shape[-1]} features (shape {tuple(t.shape)}), the layer "
+            raise ShapeError(f"input has {t.shape[-1]} features (shape {tuple(t.shape)}), the layer "
                              f"was built for {self.kernel.shape[0]}", op="Dense", loc=user_loc())
         y = F.linear(t, self.kernel, self.bias if self.use_bias else None)
         return y if self.activation is None else self.activation(y)

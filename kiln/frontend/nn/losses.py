@@ -39,7 +39,7 @@ def _pair(op: str, pred, target):
         p = ops.astype(p, dt.float_of(p.dtype))
     t = lift(target, p.dtype)
     if tuple(p.shape) != tuple(t.shape):
-        raise ShapeError(f"{op}: predictions {tuple(p.shape)} and targets {tuple(t.shape)} differ in shape",
+        raise ShapeError(f"predictions {tuple(p.shape)} and targets {tuple(t.shape)} differ in shape",
                          op=op, loc=user_loc())
     return p, t
 
@@ -52,7 +52,7 @@ def sparse_softmax_cross_entropy(logits, labels, reduction: str = "mean"):
         raise TypeError(f"sparse_softmax_cross_entropy: labels must be integers, got {lab.dtype} "
                         "(use softmax_cross_entropy for one-hot or soft targets)")
     if tuple(lab.shape) != tuple(z.shape[:-1]):
-        raise ShapeError(f"sparse_softmax_cross_entropy: labels of shape {tuple(lab.shape)} do not match "
+        raise ShapeError(f"labels of shape {tuple(lab.shape)} do not match "
                          f"logits {tuple(z.shape)} (expected labels of shape {tuple(z.shape[:-1])})",
                          op="sparse_softmax_cross_entropy", loc=user_loc())
     logp = log_softmax(z, axis=-1)

@@ -7,7 +7,9 @@ first call: values for a not-yet-built layer wait until it builds and creates th
 """
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -25,19 +27,15 @@ class Module:
 
     built: bool = False
 
-    @property
-    def _pending(self) -> dict[str, Any]:
-        """Loaded values waiting for this (unbuilt) module to create their Variables."""
-        return self.__dict__.setdefault("_pending_state", {})
-
     # calling ---------------------------------------------------------------------------------
     def __call__(self, *inputs, training: bool = False, **kwargs):
         if not self.built:
             self.build(*(tuple(lift(x).shape) for x in inputs))
             self.built = True
-            if self._pending:
-                raise KeyError(f"{type(self).__name__}: loaded state has entries it does not hold: "
-                               f"{', '.join(sorted(self._pending))}")
+            prefix, left = self.__dict__.pop("_pending_state", ("", {}))
+            if left:
+                raise KeyError(f"load_state_dict: entries the model does not hold: "
+                               f"{', '.join(prefix + k for k in sorted(left))}")
         return self.forward(*inputs, training=training, **kwargs)
 
     def forward(self, *inputs, training: bool = False):
@@ -50,11 +48,15 @@ class Module:
                    trainable: bool = True) -> Variable:
         """A Variable attribute `name`, initialised eagerly (or from a pending loaded value)."""
         shape = tuple(int(s) for s in shape)
-        if name in self._pending:
-            value = np.asarray(self._pending.pop(name))
+        pending = self.__dict__.get("_pending_state")
+        if pending is not None:  # a state dict was loaded before the build: it must hold every weight
+            prefix, values = pending
+            if name not in values:
+                raise KeyError(f"load_state_dict: no entry for {prefix + name!r}")
+            value = np.asarray(values.pop(name))
             if value.shape != shape:
-                raise ValueError(f"{type(self).__name__}.{name}: loaded value has shape {value.shape}, the layer "
-                                 f"needs {shape}")
+                raise ValueError(f"load_state_dict: {prefix + name!r} has shape {value.shape}, the layer built "
+                                 f"for these inputs needs {shape}")
         else:
             value = initializers.get(initializer)(shape, dtype)
         with tracing(None):
@@ -93,23 +95,30 @@ class Module:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Assign every Variable its entry (shapes must match); entries for layers not built yet
-        wait for their first call. Raises KeyError for missing or unknown entries."""
+        wait for their first call, where a missing or misnamed weight raises. Raises KeyError for
+        missing or unknown entries, ValueError for shapes, before changing anything."""
         state = dict(state)
+        assignments = []
         for name, var in self.named_variables():
             if name not in state:
                 raise KeyError(f"load_state_dict: no entry for {name!r}")
             value = np.asarray(state.pop(name))
             if value.shape != var.shape:
                 raise ValueError(f"load_state_dict: {name!r} has shape {value.shape}, the model holds {var.shape}")
-            var.assign(value)
-        unbuilt = [(path, m) for path, m in self.named_modules() if not m.built]
+            assignments.append((var, value))
+        # only an unbuilt module with its own `build` will create Variables (and so own entries)
+        waiting = [(_dotted(path), m, {}) for path, m in self.named_modules()
+                   if not m.built and type(m).build is not Module.build]
         for key in list(state):
-            owner = max((pm for pm in unbuilt if key.startswith(_dotted(pm[0]))), key=lambda pm: len(pm[0]),
-                        default=None)
-            if owner is not None and "." not in key[len(_dotted(owner[0])):]:
-                owner[1]._pending[key[len(_dotted(owner[0])):]] = state.pop(key)
+            owner = max((w for w in waiting if key.startswith(w[0])), key=lambda w: len(w[0]), default=None)
+            if owner is not None and "." not in key[len(owner[0]):]:
+                owner[2][key[len(owner[0]):]] = state.pop(key)
         if state:
             raise KeyError(f"load_state_dict: entries the model does not hold: {', '.join(sorted(state))}")
+        for var, value in assignments:
+            var.assign(value)
+        for prefix, m, values in waiting:
+            m.__dict__["_pending_state"] = (prefix, values)
 
     def save(self, path) -> None:
         """Write the state dict as an .npz archive (plain arrays, no pickle)."""
@@ -125,7 +134,9 @@ class Module:
 
 
 def load(path) -> "OrderedDict[str, np.ndarray]":
-    """The state dict saved by `Module.save`."""
+    """The state dict saved by `Module.save` (like np.savez, save adds ".npz" to a bare path)."""
+    if isinstance(path, (str, os.PathLike)) and not Path(path).exists() and not str(path).endswith(".npz"):
+        path = Path(f"{os.fspath(path)}.npz")
     with np.load(path, allow_pickle=False) as f:
         return OrderedDict((k, f[k]) for k in f.files)
 
@@ -134,10 +145,14 @@ def _dotted(prefix: str) -> str:
     return f"{prefix}." if prefix else ""
 
 
+def _attributes(m: Module) -> Iterator[tuple[str, Any]]:
+    """The attributes that are tracked: all of them (leading underscore included, as in
+    PyTorch and Keras) but the module's own bookkeeping."""
+    return ((name, v) for name, v in vars(m).items() if name != "_pending_state")
+
+
 def _children(m: Module) -> Iterator[tuple[str, Module]]:
-    for name, v in vars(m).items():
-        if name.startswith("_"):
-            continue
+    for name, v in _attributes(m):
         for path, x in _items(v, name):
             if isinstance(x, Module):
                 yield path, x
@@ -159,9 +174,7 @@ def _walk(m: Module, prefix: str, seen: set[int] | None = None) -> Iterator[tupl
     """Depth-first over tracked attributes: Variables, and Modules with their contents (a
     module reached twice, e.g. a shared layer, is expanded once)."""
     seen = {id(m)} if seen is None else seen
-    for name, v in vars(m).items():
-        if name.startswith("_"):
-            continue
+    for name, v in _attributes(m):
         for path, x in _items(v, _dotted(prefix) + name):
             if isinstance(x, Module):
                 if id(x) in seen:

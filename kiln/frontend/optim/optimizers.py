@@ -73,7 +73,7 @@ class Optimizer:
                 continue
             g = lift(g)
             if tuple(g.shape) != v.shape:
-                raise ShapeError(f"apply_gradients: gradient of shape {tuple(g.shape)} for Variable {v.name!r} of "
+                raise ShapeError(f"gradient of shape {tuple(g.shape)} for Variable {v.name!r} of "
                                  f"shape {v.shape}", op="apply_gradients", loc=user_loc())
             pairs.append((g, v))
         lr = self._current_lr()
