@@ -64,6 +64,37 @@ class Kernel:
         return math.prod(self.shape)
 
 
+def loads(k: Kernel) -> list[Expr]:
+    """Every load in the kernel's body (offsets and values of all stores), each once."""
+    seen: set[int] = set()
+    out: list[Expr] = []
+    stack = [e for s in k.stores for e in (s.offset, s.value)]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if e.op == "load":
+            out.append(e)
+        stack.extend(e.args)
+    return out
+
+
+def retarget(k: Kernel, old: int, new: int) -> Kernel:
+    """The kernel with every load from and store to buffer slot `old` moved to slot `new`."""
+    memo: dict[int, Expr] = {}
+
+    def walk(e: Expr) -> Expr:
+        if id(e) not in memo:
+            args = tuple(walk(a) for a in e.args)
+            attr = new if e.op == "load" and e.attr == old else e.attr
+            memo[id(e)] = e if args == e.args and attr == e.attr else Expr(e.op, e.dtype, args, attr)
+        return memo[id(e)]
+    stores = tuple(Store(new if s.buf == old else s.buf, walk(s.offset), walk(s.value), s.mode) for s in k.stores)
+    reads = tuple(sorted({new if r == old else r for r in k.reads}))
+    return Kernel(k.name, k.shape, stores, k.rshape, k.reduce, reads)
+
+
 class KernelBuilder:
     """Builds Exprs, interning them and folding constants and trivial index arithmetic."""
 

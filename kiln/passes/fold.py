@@ -1,9 +1,9 @@
 """Constant folding through each op's NumPy reference.
 
 A node folds when every input is a constant, the op is pure and not a source of values
-(constant, iota, random), and the result is no larger than its largest input (so a
-broadcast of a scalar stays a cheap broadcast, not a big dense constant) and under
-`MAX_ELEMENTS`.
+(constant, iota, random), and the result is no larger than its largest input and under
+`MAX_ELEMENTS`. A result whose elements are all equal becomes a one-element constant
+broadcast to the shape (the canonical splat, which fusion reads as a scalar).
 """
 from __future__ import annotations
 
@@ -29,9 +29,13 @@ def fold_constant_inputs(n: Node, e: Emitter) -> Value | None:
     values = [constant_of(v) for v in n.inputs]
     if any(c is None for c in values):
         return None
+    if n.op in ("broadcast_to", "reshape") and n.inputs[0].type.size == 1:
+        return None  # already the canonical form of a splat
     with np.errstate(all="ignore"):
         result = op.ref(*[np.asarray(c, dtype=v.dtype.np) for c, v in zip(values, n.inputs)], **n.attrs)
     result = np.asarray(result, dtype=n.out.dtype.np).reshape(n.out.shape)
+    if result.size > 1 and (result == result.flat[0]).all():  # a splat: keep one element, broadcast it
+        return e.broadcast(e.const(result.flat[0], n.out.dtype), n.out.shape)
     return e.const(result, n.out.dtype)
 
 
