@@ -333,8 +333,8 @@ class GradientTape:
         made = {id(r.out) for r in self._records} | set(self._watched)
         if any(isinstance(t, Array) and id(t) not in made for t in tgts):
             log.warning("GradientTape.gradient: the target was not computed by kiln ops this tape recorded "
-                        "(eager tapes do not see inside kn.jit calls; use a tape inside the compiled "
-                        "function), so its gradients are None")
+                        "(was it computed before the tape started, or converted to NumPy?), so its "
+                        "gradients are None")
         seeds = [None if s is None else lift(s, t.dtype) for s, t in zip(seeds, tgts)]
         flat = [x for g in groups for x in g]
         if trace.EAGER_HOOKS:  # another tape is recording: run op by op so it sees the gradient ops

@@ -23,7 +23,7 @@ from ..ir import dtypes as dt
 from ..ir.graph import Graph
 from ..ir.printer import print_graph
 from ..ir.types import TensorType
-from . import pytree
+from . import pytree, trace
 from .compile import Compiled, Lowered, compile_graph, lower_graph
 from .core import lift
 from .tensor import Array, Tensor
@@ -283,6 +283,8 @@ class JitFunction:
     # public ----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if current() is not None:  # called while tracing another function: inline it
+            return self.fn(*args, **kwargs)
+        if trace.EAGER_HOOKS:  # an eager GradientTape is recording: run op by op so it sees every op
             return self.fn(*args, **kwargs)
         fast = _fast_key(args) if self._fast_ok and not kwargs else None
         if fast is not None:

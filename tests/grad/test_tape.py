@@ -167,12 +167,24 @@ def test_watch_refuses_numpy_arrays() -> None:
         tape.watch(np.ones(2))
 
 
-def test_target_from_a_compiled_call_warns(caplog) -> None:
-    f = kn.jit(lambda x: x * 2.0)
+def test_target_computed_outside_the_tape_warns(caplog) -> None:
     x = kn.asarray(1.0)
+    y = x * 2.0
     with kn.GradientTape() as tape:
         tape.watch(x)
-        y = f(x)
     with caplog.at_level("WARNING", logger="kiln.autodiff"):
         assert tape.gradient(y, x) is None
-    assert "kn.jit" in caplog.text
+    assert "not computed by kiln ops this tape recorded" in caplog.text
+
+
+def test_eager_tape_sees_inside_a_jitted_call() -> None:
+    """TensorFlow semantics: a compiled function called under a tape is differentiable."""
+    f = kn.jit(lambda x, w: kn.tanh(x @ w).sum())
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) / 6
+    w = kn.Variable(np.full((3, 2), 0.1, np.float32))
+    with kn.GradientTape() as tape:
+        y = f(x, w)
+    got = tape.gradient(y, w)
+    t = np.tanh(x @ w.numpy())
+    np.testing.assert_allclose(np.asarray(got), x.T @ (1 - t ** 2), rtol=1e-5)
+    np.testing.assert_allclose(float(y), t.sum(), rtol=1e-5)
