@@ -281,3 +281,9 @@ def test_unknown_reduction_raises(which) -> None:
         getattr(L, which)(np.full((2, 3), 0.5), np.full((2, 3), 0.5), reduction="avg")
     with pytest.raises(ValueError, match="reduction"):
         L.sparse_softmax_cross_entropy(LOGITS, LABELS, reduction="batchmean")
+
+
+@pytest.mark.parametrize("label", [-1, 3])
+def test_sparse_ce_rejects_out_of_range_labels_eagerly(label: int) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        kn.nn.sparse_softmax_cross_entropy(np.zeros((2, 3), np.float32), np.array([0, label], np.int32))
