@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import re
 import sys
+import time
 
 import numpy as np
 
@@ -51,14 +52,20 @@ def _dump(ns: argparse.Namespace) -> int:
     if not isinstance(fn, JitFunction):
         fn = JitFunction(fn)
     args = [_example(a) for a in re.split(r",(?![^\[]*\])", ns.args)] if ns.args else []
+    t0 = time.perf_counter()
     traced = fn.trace(*args)
+    t1 = time.perf_counter()
     lowered = fn.lower(*args)
+    t2 = time.perf_counter()
     compiled = lowered.compile()
-    kernels = len(lowered.lowered.program.kernels)
+    t3 = time.perf_counter()
+    counts = lowered.kernel_counts()
     print("== traced IR ==", traced.as_text(), sep="\n")
     print("== optimised IR ==", lowered.as_text(), sep="\n")
-    print(f"== kernels: {kernels} ==", lowered.as_kernels(), sep="\n")
+    print(f"== kernels: {counts['fused']} (unfused: {counts['unfused']}) ==", lowered.as_kernels(), sep="\n")
     print("== memory ==", lowered.memory(), sep="\n")
+    print(f"== compile time: trace {t1 - t0:.3f}s, passes+kernels {t2 - t1:.3f}s, "
+          f"LLVM+load {t3 - t2:.3f}s ==")
     print("== LLVM IR ==", compiled.as_llvm_ir(), sep="\n")
     print("== assembly ==", compiled.as_asm(), sep="\n")
     return 0

@@ -75,12 +75,14 @@ class _KernelEmitter:
             value = self.b.zext(value, I8)
         self.b.store(value, p)
 
-    def emitter(self, ivs: list[ir.Value], rivs: list[ir.Value] = ()) -> ScalarEmitter:
+    def emitter(self, ivs: list[ir.Value], rivs: list[ir.Value] = (), accs: list[ir.Value] = ()) -> ScalarEmitter:
         def leaf(e: Expr) -> ir.Value:
             if e.op == "idx":
                 return ivs[e.attr]
             if e.op == "ridx":
                 return rivs[e.attr]
+            if e.op == "acc":
+                return accs[e.attr]
             return self.load(e.attr, em(e.args[0]), e.dtype)
         em = ScalarEmitter(self.b, leaf)
         return em
@@ -92,46 +94,48 @@ class _KernelEmitter:
 
         def point(ivs):
             ivs = ivs_of(ivs)
-            if k.reduce:
+            if k.reductions:
                 self.reduce_point(ivs)
             else:
-                em = self.emitter(ivs)
-                for s in k.stores:
-                    self.store(s.buf, em(s.offset), em(s.value), s.value.dtype, s.mode)
+                self.write(self.emitter(ivs))
         _nest(b, shape, point, "i", (self.lo, self.hi))
         b.ret_void()
         return self.fn
 
+    def write(self, em: ScalarEmitter) -> None:
+        for s in self.k.stores:
+            self.store(s.buf, em(s.offset), em(s.value), s.value.dtype, s.mode)
+
     def reduce_point(self, ivs: list[ir.Value]) -> None:
-        (s,) = self.k.stores
-        b, kind = self.b, self.k.reduce
-        d = s.value.dtype
-        acc = b.alloca(llvm_type(d))
-        pos = b.alloca(I64)
-        b.store(_identity(kind, d), acc)
-        b.store(I64(0), pos)
+        """Accumulate every reduction over the reduction space (one pass), then store."""
+        b, reds = self.b, self.k.reductions
+        accs = [b.alloca(llvm_type(r.value.dtype)) for r in reds]
+        pos = [b.alloca(I64) if r.kind in ("argmax", "argmin") else None for r in reds]
+        for r, a, p in zip(reds, accs, pos):
+            b.store(_identity(r.kind, r.value.dtype), a)
+            if p is not None:
+                b.store(I64(0), p)
         rshape = self.k.rshape
 
         def step(rivs):
             em = self.emitter(ivs, rivs)
-            v, cur = em(s.value), b.load(acc, typ=llvm_type(d))
-            if kind == "cumsum":
-                total = _combine(b, em, "sum", d, cur, v)
-                b.store(total, acc)
-                self.store(s.buf, em(s.offset), total, d, "set")
-            elif kind in ("argmax", "argmin"):
-                flat = self._flat(rivs, rshape)
-                better = _better(b, kind, d, v, cur)
-                b.store(b.select(better, v, cur), acc)
-                b.store(b.select(better, flat, b.load(pos, typ=I64)), pos)
-            else:
-                b.store(_combine(b, em, kind, d, cur, v), acc)
+            for r, a, p in zip(reds, accs, pos):
+                d = r.value.dtype
+                v, cur = em(r.value), b.load(a, typ=llvm_type(d))
+                if p is not None:
+                    better = _better(b, r.kind, d, v, cur)
+                    b.store(b.select(better, v, cur), a)
+                    b.store(b.select(better, self._flat(rivs, rshape), b.load(p, typ=I64)), p)
+                    continue
+                total = _combine(b, em, "sum" if r.kind == "cumsum" else r.kind, d, cur, v)
+                b.store(total, a)
+                if r.kind == "cumsum":  # a scan stores at every step
+                    self.write(self.emitter(ivs, rivs, [total]))
         _nest(b, rshape, step, "r")
-        if kind == "cumsum":
-            return
-        em = self.emitter(ivs)
-        out = b.load(pos, typ=I64) if kind in ("argmax", "argmin") else b.load(acc, typ=llvm_type(d))
-        self.store(s.buf, em(s.offset), out, dt.int64 if kind in ("argmax", "argmin") else d, "set")
+        if not self.k.is_scan:
+            results = [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
+                       for r, a, p in zip(reds, accs, pos)]
+            self.write(self.emitter(ivs, accs=results))
 
     def _flat(self, rivs, rshape) -> ir.Value:
         off = I64(0)

@@ -33,7 +33,7 @@ def constant(d: DType, value) -> ir.Constant:
 
 
 class ScalarEmitter:
-    """Emits Exprs into one basic-block region; `leaf(expr)` supplies idx/ridx/load values."""
+    """Emits Exprs into one basic-block region; `leaf(expr)` supplies idx/ridx/acc/load values."""
 
     def __init__(self, b: ir.IRBuilder, leaf: Callable[[Expr], ir.Value], memo: dict | None = None):
         self.b, self.leaf = b, leaf
@@ -62,7 +62,7 @@ class ScalarEmitter:
         if v is None:
             if e.op == "const":
                 v = constant(e.dtype, e.attr)
-            elif e.op in ("idx", "ridx", "load"):
+            elif e.op in ("idx", "ridx", "acc", "load"):
                 v = self.leaf(e)
             else:
                 v = getattr(self, "op_" + e.op)(e, *[self(a) for a in e.args])

@@ -13,7 +13,7 @@ from ..ir.export import to_dot
 from ..ir.graph import Graph
 from ..ir.printer import print_graph
 from ..ir.program import Program
-from ..passes import PassReport, lower, plan, run_pipeline
+from ..passes import FusionPolicy, PassReport, lower, plan, run_pipeline
 from ..passes.pipelines import DEFAULT
 from ..runtime import llvm_jit
 from ..runtime.cache import CACHE, key_of
@@ -61,6 +61,11 @@ class Lowered:
     def memory(self) -> dict[str, int]:
         return {"arena_bytes": self.program.arena_bytes, **self.program.stats}
 
+    def kernel_counts(self) -> dict[str, int]:
+        """Kernels of the fused program, and of the same graph with one kernel per compute op."""
+        return {"fused": len(self.program.kernels),
+                "unfused": len(lower(self.graph, FusionPolicy(fuse_elementwise=False)).kernels)}
+
     def compile(self) -> Compiled:
         return _compile_program(self.graph, self.program)
 
@@ -70,6 +75,9 @@ def lower_graph(graph: Graph) -> Lowered:
     report = PassReport()
     g = run_pipeline(graph, DEFAULT, dump_dir, report)
     program = plan(lower(g))
+    outputs = set(g.outputs)
+    program.stats["intermediate_bytes"] = sum(  # what one buffer per value would take
+        v.type.nbytes for n in g.nodes if n.op != "constant" for v in n.outputs if v not in outputs)
     if dump_dir:
         _write(dump_dir, "kernels.txt", program.as_text())
     return Lowered(g, program, report)

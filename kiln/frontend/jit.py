@@ -146,6 +146,9 @@ class LoweredFunction:
     def memory(self) -> dict:
         return self.lowered.memory()
 
+    def kernel_counts(self) -> dict[str, int]:
+        return self.lowered.kernel_counts()
+
     def compile(self) -> CompiledFunction:
         return CompiledFunction(self._jitted, self._key, self._jitted._entry(self._key))
 

@@ -18,7 +18,7 @@ UNARY = ("neg", "abs", "sign", "exp", "log", "log1p", "sqrt", "sin", "cos", "tan
          "not", "isnan")
 BINARY = ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "max", "min", "lt", "le", "gt", "ge", "eq",
           "ne", "and", "or", "xor", "shl", "lshr")
-SCALAR_OPS = frozenset(("const", "idx", "ridx", "load", "select", "cast") + UNARY + BINARY)
+SCALAR_OPS = frozenset(("const", "idx", "ridx", "acc", "load", "select", "cast") + UNARY + BINARY)
 COMPARE = frozenset(("lt", "le", "gt", "ge", "eq", "ne"))
 REDUCTIONS = frozenset(("sum", "prod", "max", "min", "argmax", "argmin"))
 INDEX = dt.int64
@@ -50,25 +50,54 @@ class Store:
     mode: str = "set"
 
 
+@dataclass(frozen=True)
+class Reduction:
+    """Combine `value` (an Expr over idx and ridx) over the reduction space with `kind`
+    (sum prod max min argmax argmin, or the running sum `cumsum`)."""
+
+    kind: str
+    value: Expr
+
+
 @dataclass
 class Kernel:
+    """Stores run once per point of `shape`. With reductions, the body first combines each
+    reduction's value over `rshape`; the stores then read the results as `acc j` (a scan,
+    `cumsum`, stores at every reduction step instead, `acc 0` being the running sum)."""
+
     name: str
     shape: tuple[int, ...]
     stores: tuple[Store, ...]
     rshape: tuple[int, ...] = ()
-    reduce: str | None = None
+    reductions: tuple[Reduction, ...] = ()
     reads: tuple[int, ...] = field(default=())
 
     @property
     def size(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def is_scan(self) -> bool:
+        return any(r.kind == "cumsum" for r in self.reductions)
+
+    def roots(self) -> list[Expr]:
+        """Every expression the kernel evaluates: reduction values, store offsets and values."""
+        return [r.value for r in self.reductions] + [e for s in self.stores for e in (s.offset, s.value)]
+
+
+def make_kernel(name: str, shape: tuple[int, ...], stores: tuple[Store, ...], rshape: tuple[int, ...] = (),
+                reductions: tuple[Reduction, ...] = ()) -> Kernel:
+    """A Kernel whose `reads` are exactly the buffers its expressions load."""
+    k = Kernel(name, tuple(shape), tuple(stores), tuple(rshape), tuple(reductions))
+    k.reads = tuple(sorted({e.attr for e in loads(k)}))
+    return k
+
 
 def loads(k: Kernel) -> list[Expr]:
-    """Every load in the kernel's body (offsets and values of all stores), each once."""
+    """Every load in the kernel's body, each once."""
     seen: set[int] = set()
     out: list[Expr] = []
-    stack = [e for s in k.stores for e in (s.offset, s.value)]
+    stack = k.roots()
     while stack:
         e = stack.pop()
         if id(e) in seen:
@@ -91,8 +120,8 @@ def retarget(k: Kernel, old: int, new: int) -> Kernel:
             memo[id(e)] = e if args == e.args and attr == e.attr else Expr(e.op, e.dtype, args, attr)
         return memo[id(e)]
     stores = tuple(Store(new if s.buf == old else s.buf, walk(s.offset), walk(s.value), s.mode) for s in k.stores)
-    reads = tuple(sorted({new if r == old else r for r in k.reads}))
-    return Kernel(k.name, k.shape, stores, k.rshape, k.reduce, reads)
+    reductions = tuple(Reduction(r.kind, walk(r.value)) for r in k.reductions)
+    return make_kernel(k.name, k.shape, stores, k.rshape, reductions)
 
 
 class KernelBuilder:
@@ -103,7 +132,8 @@ class KernelBuilder:
         self.reads: set[int] = set()
 
     def _mk(self, op: str, dtype: DType, args: tuple[Expr, ...], attr: Any = None) -> Expr:
-        key = (op, dtype, attr, tuple(id(a) for a in args))
+        tag = math.copysign(1.0, attr) if isinstance(attr, float) else None  # 0.0 and -0.0 differ
+        key = (op, dtype, attr, tag, tuple(id(a) for a in args))
         e = self._memo.get(key)
         if e is None:
             e = self._memo[key] = Expr(op, dtype, args, attr)
@@ -119,6 +149,10 @@ class KernelBuilder:
 
     def ridx(self, d: int) -> Expr:
         return self._mk("ridx", INDEX, (), d)
+
+    def acc(self, j: int, dtype: DType) -> Expr:
+        """The result of the kernel's reduction j (its running value, in a scan)."""
+        return self._mk("acc", dtype, (), j)
 
     def load(self, buf: int, offset: Expr, dtype: DType) -> Expr:
         self.reads.add(buf)
@@ -221,8 +255,10 @@ def format_kernel(k: Kernel) -> str:
         return n
 
     head = f"kernel @{k.name} [{', '.join(map(str, k.shape))}]"
-    if k.reduce:
-        head += f" reduce {k.reduce} [{', '.join(map(str, k.rshape))}]"
+    if k.reductions:
+        head += f" reduce [{', '.join(map(str, k.rshape))}]"
+    for j, r in enumerate(k.reductions):
+        lines.append(f"    acc {j} = {r.kind} {name(r.value)}")
     for s in k.stores:
         off, val = name(s.offset), name(s.value)
         lines.append(f"    store{'' if s.mode == 'set' else '.' + s.mode} @{s.buf}[{off}] = {val}")

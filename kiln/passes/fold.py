@@ -34,9 +34,16 @@ def fold_constant_inputs(n: Node, e: Emitter) -> Value | None:
     with np.errstate(all="ignore"):
         result = op.ref(*[np.asarray(c, dtype=v.dtype.np) for c, v in zip(values, n.inputs)], **n.attrs)
     result = np.asarray(result, dtype=n.out.dtype.np).reshape(n.out.shape)
-    if result.size > 1 and (result == result.flat[0]).all():  # a splat: keep one element, broadcast it
+    if result.size > 1 and _splat(result):  # keep one element, broadcast it
         return e.broadcast(e.const(result.flat[0], n.out.dtype), n.out.shape)
     return e.const(result, n.out.dtype)
+
+
+def _splat(a: np.ndarray) -> bool:
+    """Are all elements the same bits (so 0.0 and -0.0 differ, and equal NaNs agree)?"""
+    flat = np.ascontiguousarray(a).reshape(-1)
+    raw = flat.view(np.uint8).reshape(flat.size, -1)
+    return bool((raw == raw[0]).all())
 
 
 @graph_pass("fold")

@@ -27,7 +27,7 @@ def plan(program: Program) -> Program:
 
 def _copy_of(k: Kernel, buffers: list[Buffer]) -> tuple[int, int] | None:
     """(state slot, temp slot) when k is exactly `state[i] = temp[i]`."""
-    if len(k.stores) != 1 or k.reduce:
+    if len(k.stores) != 1 or k.reductions:
         return None
     s = k.stores[0]
     v = s.value

@@ -1,15 +1,18 @@
 """Algebraic simplification: identities that hold exactly (bit for bit, NaN and inf included)
 under NumPy semantics, so a simplified graph computes what the traced one did.
 
-Left out on purpose: x*0 → 0 (NaN·0, inf·0), x-x → 0 (NaN), exp(log x) → x (NaN for x < 0).
+Left out on purpose: x*0 → 0 (NaN·0, inf·0), x-x → 0 (NaN), exp(log x) → x (NaN for x < 0),
+log(exp x) → x (exp rounds and overflows), x + 0.0 → x for floats (-0.0 + 0.0 is +0.0).
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ..ir import dtypes as dt
 from ..ir.builder import Emitter
 from ..ir.graph import Graph, Node, Value
 from .manager import graph_pass
-from .rewrite import constant_of, is_splat, producer, rewrite, rule
+from .rewrite import constant_of, is_splat, producer, rewrite, rule, use_count
 
 S = "simplify"
 
@@ -21,18 +24,27 @@ def _same(n: Node, v: Value) -> Value | None:
 
 # arithmetic identities ---------------------------------------------------------------------------
 
+def _is_zero_identity(c: Value, negative: bool) -> bool:
+    """Is c a zero that leaves x unchanged when added (-0.0) or subtracted (+0.0)? For floats
+    only that signed zero does: -0.0 + 0.0 is +0.0. Any integer zero does."""
+    k = constant_of(c)
+    if k is None or k.size == 0 or not (k == 0).all():
+        return False
+    return not c.dtype.is_float or bool((np.signbit(k) == negative).all())
+
+
 @rule(S, "add")
 def add_zero(n: Node, e: Emitter) -> Value | None:
     a, b = n.inputs
-    if is_splat(b, 0):
+    if _is_zero_identity(b, negative=True):
         return _same(n, a)
-    return _same(n, b) if is_splat(a, 0) else None
+    return _same(n, b) if _is_zero_identity(a, negative=True) else None
 
 
 @rule(S, "subtract")
 def subtract_zero(n: Node, e: Emitter) -> Value | None:
     a, b = n.inputs
-    return _same(n, a) if is_splat(b, 0) else None
+    return _same(n, a) if _is_zero_identity(b, negative=False) else None
 
 
 @rule(S, "multiply")
@@ -99,13 +111,6 @@ def abs_idempotent(n: Node, e: Emitter) -> Value | None:
     if inner is not None and inner.op in ("abs", "exp"):  # already non-negative (or NaN)
         return n.inputs[0]
     return None
-
-
-@rule(S, "log")
-def log_exp(n: Node, e: Emitter) -> Value | None:
-    """log(exp x) → x: exact wherever exp(x) is finite, and better where it overflows."""
-    inner = producer(n.inputs[0], "exp")
-    return inner.inputs[0] if inner is not None else None
 
 
 @rule(S, "where")
@@ -191,9 +196,36 @@ def reduce_nothing(n: Node, e: Emitter) -> Value | None:
     """A reduction over no axes, or only over axes of length 1, is a reshape."""
     x = n.inputs[0]
     axes = n.attrs.get("axes", ())
+    if n.op == "sum" and x.dtype.is_float:  # a float sum is 0.0 + x: it turns -0.0 into +0.0
+        return None
     if all(x.shape[a] == 1 for a in axes) and x.dtype == n.out.dtype and x.type.size > 0:
         return e.reshape_to(x, n.out.shape)
     return None
+
+
+@rule(S, "sum")
+def sum_of_negated(n: Node, e: Emitter) -> Value | None:
+    """sum(-x) → -sum(x): negation commutes with rounding, so this is exact."""
+    inner = producer(n.inputs[0], "negative")
+    if inner is None:
+        return None
+    return e.negative(e.sum(inner.inputs[0], **n.attrs))
+
+
+@rule(S, "sum", "prod", "max", "min")
+def reduce_of_reduce(n: Node, e: Emitter) -> Value | None:
+    """r(r(x, A), B) → r(x, A ∪ B'), B' being B in x's axes, when the inner result has no other
+    use: one reduction kernel instead of two (sums re-associate, as any reduction order may)."""
+    inner = producer(n.inputs[0], n.op)
+    if inner is None or use_count(n.inputs[0]) != 1:
+        return None
+    x = inner.inputs[0]
+    a = tuple(ax % max(x.ndim, 1) for ax in inner.attrs["axes"])
+    kept = range(x.ndim) if inner.attrs["keepdims"] else [d for d in range(x.ndim) if d not in a]
+    kept = list(kept)
+    b = tuple(kept[ax % max(len(kept), 1)] for ax in n.attrs["axes"])
+    axes = tuple(sorted(set(a) | set(b)))
+    return e.reshape_to(getattr(e, n.op)(x, axes=axes, keepdims=False), n.out.shape)
 
 
 @graph_pass("simplify")
