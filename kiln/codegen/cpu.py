@@ -10,7 +10,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..ir import dtypes as dt
-from ..ir.kernel import Expr, Kernel
+from ..ir.kernel import Expr, Kernel, Reduction, refs
 from ..ir.program import Program
 from ..ir.target import Target
 from .scalar import I64, I8, PTR, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type, memory_type
@@ -75,7 +75,8 @@ class _KernelEmitter:
             value = self.b.zext(value, I8)
         self.b.store(value, p)
 
-    def emitter(self, ivs: list[ir.Value], rivs: list[ir.Value] = (), accs: list[ir.Value] = ()) -> ScalarEmitter:
+    def emitter(self, ivs: list[ir.Value], rivs: list[ir.Value] = (), accs: list[ir.Value] = (),
+                memo: dict | None = None) -> ScalarEmitter:
         def leaf(e: Expr) -> ir.Value:
             if e.op == "idx":
                 return ivs[e.attr]
@@ -84,7 +85,7 @@ class _KernelEmitter:
             if e.op == "acc":
                 return accs[e.attr]
             return self.load(e.attr, em(e.args[0]), e.dtype)
-        em = ScalarEmitter(self.b, leaf)
+        em = ScalarEmitter(self.b, leaf, dict(memo) if memo else None)
         return em
 
     def emit(self) -> ir.Function:
@@ -102,46 +103,91 @@ class _KernelEmitter:
         b.ret_void()
         return self.fn
 
-    def write(self, em: ScalarEmitter) -> None:
-        for s in self.k.stores:
-            self.store(s.buf, em(s.offset), em(s.value), s.value.dtype, s.mode)
+    def write(self, em: ScalarEmitter, stores=None) -> None:
+        """Evaluate every store's offset and value, then store: no store is seen by a load of
+        the same point (an in-place update reads the old value)."""
+        self.flush(self.evaluate(em, self.k.stores if stores is None else stores))
+
+    def evaluate(self, em: ScalarEmitter, stores) -> list:
+        return [(s, em(s.offset), em(s.value)) for s in stores]
+
+    def flush(self, evaluated: list) -> None:
+        for s, offset, value in evaluated:
+            self.store(s.buf, offset, value, s.value.dtype, s.mode)
 
     def reduce_point(self, ivs: list[ir.Value]) -> None:
-        """Accumulate every reduction over the reduction space (one pass), then store."""
-        b, reds = self.b, self.k.reductions
+        """Run the reductions pass by pass (a pass ends where a reduction needs an earlier
+        result), then the point stores, then the stores over the reduction space."""
+        k, b = self.k, self.b
+        if k.is_scan:
+            self.scan_point(ivs)
+            return
+        results: list[ir.Value] = []
+        for batch in _passes(k.reductions):
+            results += self.reduce_pass(ivs, batch, results)
+        inner = [s for s in k.stores if refs(s.offset, "ridx")]
+        em = self.emitter(ivs, accs=results)
+        point = self.evaluate(em, [s for s in k.stores if s not in inner])
+        if inner:  # the row pass reads what the point stores will overwrite, so it runs first
+            _nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, results, em.memo), inner), "m")
+        self.flush(point)
+
+    def reduce_pass(self, ivs: list[ir.Value], reds: list[Reduction], earlier: list[ir.Value]) -> list[ir.Value]:
+        """One loop over the reduction space combining `reds` (which may read `earlier` results)."""
+        b = self.b
         accs = [b.alloca(llvm_type(r.value.dtype)) for r in reds]
         pos = [b.alloca(I64) if r.kind in ("argmax", "argmin") else None for r in reds]
         for r, a, p in zip(reds, accs, pos):
             b.store(_identity(r.kind, r.value.dtype), a)
             if p is not None:
                 b.store(I64(0), p)
-        rshape = self.k.rshape
 
         def step(rivs):
-            em = self.emitter(ivs, rivs)
+            em = self.emitter(ivs, rivs, earlier)
             for r, a, p in zip(reds, accs, pos):
                 d = r.value.dtype
                 v, cur = em(r.value), b.load(a, typ=llvm_type(d))
                 if p is not None:
                     better = _better(b, r.kind, d, v, cur)
                     b.store(b.select(better, v, cur), a)
-                    b.store(b.select(better, self._flat(rivs, rshape), b.load(p, typ=I64)), p)
-                    continue
-                total = _combine(b, em, "sum" if r.kind == "cumsum" else r.kind, d, cur, v)
-                b.store(total, a)
-                if r.kind == "cumsum":  # a scan stores at every step
-                    self.write(self.emitter(ivs, rivs, [total]))
-        _nest(b, rshape, step, "r")
-        if not self.k.is_scan:
-            results = [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
-                       for r, a, p in zip(reds, accs, pos)]
-            self.write(self.emitter(ivs, accs=results))
+                    b.store(b.select(better, self._flat(rivs, self.k.rshape), b.load(p, typ=I64)), p)
+                else:
+                    b.store(_combine(b, em, r.kind, d, cur, v), a)
+        _nest(b, self.k.rshape, step, "r")
+        return [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
+                for r, a, p in zip(reds, accs, pos)]
+
+    def scan_point(self, ivs: list[ir.Value]) -> None:
+        (r,) = self.k.reductions
+        b, d = self.b, r.value.dtype
+        acc = b.alloca(llvm_type(d))
+        b.store(_identity("sum", d), acc)
+
+        def step(rivs):
+            em = self.emitter(ivs, rivs)
+            total = _combine(b, em, "sum", d, b.load(acc, typ=llvm_type(d)), em(r.value))
+            b.store(total, acc)
+            self.write(self.emitter(ivs, rivs, [total]))
+        _nest(b, self.k.rshape, step, "r")
 
     def _flat(self, rivs, rshape) -> ir.Value:
         off = I64(0)
         for i, n in zip(rivs, rshape):
             off = self.b.add(self.b.mul(off, I64(n)), i)
         return off
+
+
+def _passes(reductions) -> list[list[Reduction]]:
+    """Split reductions into loops: a reduction reading the result of one in the current
+    loop starts the next loop."""
+    out: list[list[Reduction]] = []
+    start = 0
+    for j, r in enumerate(reductions):
+        if not out or any(i >= start for i in refs(r.value, "acc")):
+            out.append([])
+            start = j
+        out[-1].append(r)
+    return out
 
 
 def _identity(kind: str, d) -> ir.Constant:

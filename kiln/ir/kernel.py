@@ -61,9 +61,11 @@ class Reduction:
 
 @dataclass
 class Kernel:
-    """Stores run once per point of `shape`. With reductions, the body first combines each
-    reduction's value over `rshape`; the stores then read the results as `acc j` (a scan,
-    `cumsum`, stores at every reduction step instead, `acc 0` being the running sum)."""
+    """For every point of `shape`: the reductions, in order, each combine their value over
+    `rshape` (reduction j may read the results `acc i` of reductions i < j, so softmax's max
+    and sum run in one kernel); then the stores run — once, or, for stores whose offset uses
+    `ridx`, once per point of `rshape` (a row written after its statistics are known).
+    A scan (`cumsum`) instead stores at every reduction step, `acc 0` being the running sum."""
 
     name: str
     shape: tuple[int, ...]
@@ -83,6 +85,20 @@ class Kernel:
     def roots(self) -> list[Expr]:
         """Every expression the kernel evaluates: reduction values, store offsets and values."""
         return [r.value for r in self.reductions] + [e for s in self.stores for e in (s.offset, s.value)]
+
+
+def refs(e: Expr, op: str) -> set:
+    """The attrs of every `op` leaf under e (acc indices, buffer slots, index dims)."""
+    found, seen, stack = set(), set(), [e]
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if x.op == op:
+            found.add(x.attr)
+        stack.extend(x.args)
+    return found
 
 
 def make_kernel(name: str, shape: tuple[int, ...], stores: tuple[Store, ...], rshape: tuple[int, ...] = (),

@@ -59,22 +59,36 @@ def _expand(b: KernelBuilder, ix: tuple[Expr, ...], shape: tuple[int, ...]) -> t
     return tuple(b.const(0) if n == 1 else next(it) for n in shape)
 
 
-def _reads_at_point(node: Node, v: Value) -> bool:
-    """Does `node` read its input `v` at the node's own output point? True for elementwise
-    inputs that are not broadcast and for reshapes/broadcasts that only add size-1 axes."""
-    if not (get(node.op).scalar or node.op in ("reshape", "broadcast_to", "stop_gradient")):
-        return False
-    return _canon(v.shape) == _canon(node.out.shape)
+def _input_index(b: KernelBuilder, r: Node, point: tuple[Expr, ...], rix: tuple[Expr, ...]) -> tuple[Expr, ...]:
+    """The index of reduction r's input read at (point, rix)."""
+    seen: list[tuple[Expr, ...]] = []
+    get(r.op).reduce(b, r, point, rix, lambda i, jx: seen.append(jx) or b.load(-1, b.const(0), r.inputs[i].dtype))
+    return seen[0]
 
 
 @dataclass(eq=False)
 class _Group:
-    """The nodes one kernel computes: reductions (siblings) and their epilogues, or one node."""
+    """The nodes one kernel computes, in order: reductions over one index and reduction space
+    ("reduce"), values at its points ("point": epilogues), and values over its reduction
+    space ("map": a row rewritten after its statistics), or a single node of any kind."""
 
     leader: Node
     index: int
-    reductions: list[Node] = field(default_factory=list)
-    epilogues: list[Node] = field(default_factory=list)
+    members: list[tuple[str, Node]] = field(default_factory=list)
+
+    @property
+    def reductions(self) -> list[Node]:
+        return [n for kind, n in self.members if kind == "reduce"]
+
+    @property
+    def fusible(self) -> bool:
+        """Can other nodes join (a plain reduction or a contraction's epilogues)?"""
+        return bool(self.reductions) and "scan" not in get(self.leader.op).traits
+
+    @property
+    def plain(self) -> bool:
+        """A reduction of one input (not a contraction): siblings and map members may join."""
+        return self.fusible and "contraction" not in get(self.leader.op).traits
 
     @property
     def rshape(self) -> tuple[int, ...]:
@@ -130,77 +144,83 @@ class _Lowering:
         return total
 
     # 2. group -----------------------------------------------------------------------------------------
-    def frontier(self, node: Node) -> list[tuple[Value, bool]]:
-        """The materialized values (and graph inputs) node's inlined body reads, each with whether
-        every path to it reads at node's own point."""
-        out: list[tuple[Value, bool]] = []
-        seen: set[tuple[int, bool]] = set()
-        target = _canon(node.out.shape)
+    def space(self, g: _Group, b: KernelBuilder) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
+        """Group g's point index (over its canonical shape) and reduction index."""
+        ix = tuple(b.idx(d) for d in range(len(_canon(g.leader.out.shape))))
+        return ix, tuple(b.ridx(d) for d in range(len(g.rshape)))
 
-        def visit(n: Node, preserving: bool) -> None:
-            for v in n.inputs:
-                here = preserving and _reads_at_point(n, v) and _canon(v.shape) == target
-                if (v.uid, here) in seen:
-                    continue
-                seen.add((v.uid, here))
-                if v in self.materialized or v.producer is None:
-                    out.append((v, here))
-                else:
-                    visit(v.producer, here)
-        visit(node, True)
-        return out
+    def probe(self, n: Node, kind: str, g: _Group) -> tuple[list[tuple[Value, tuple[Expr, ...]]], dict]:
+        """Build n's body as a `kind` member of g in a scratch builder: every materialized value
+        (or graph input) it reads with the index read, and each member of g's own index."""
+        b = KernelBuilder()
+        ix, rix = self.space(g, b)
+        reads: list[tuple[Value, tuple[Expr, ...]]] = []
 
-    def _before(self, v: Value, g: _Group) -> bool:
-        """Is v ready when group g's kernel runs (a graph input, constant, or computed earlier)?"""
-        owner = self.group_of.get(v)
-        return owner is None or owner.index < g.index
+        def value_at(v: Value, jx: tuple[Expr, ...]) -> Expr:
+            if v in self.materialized or v.producer is None:
+                reads.append((v, jx))
+                return b.load(-1, b.const(0), v.dtype)  # opaque: nothing folds it away
+            return self.inline(b, v.producer, jx, value_at)
+        at = self.member_index(b, g, n, kind, ix, rix)
+        if kind == "reduce":
+            get(n.op).reduce(b, n, at, rix, lambda i, jx: value_at(n.inputs[i], jx))
+        else:
+            self.inline(b, n, at, value_at)
+        return reads, {m.out: self.member_index(b, g, m, k, ix, rix) for k, m in g.members}
 
-    def _inside(self, v: Value, g: _Group) -> bool:
-        return self.group_of.get(v) is g
+    def member_index(self, b: KernelBuilder, g: _Group, n: Node, kind: str, ix, rix) -> tuple[Expr, ...]:
+        """Where member n sits in g's space: at the point, or (map) at the leader's input index."""
+        return _input_index(b, g.leader, _expand(b, ix, g.leader.out.shape), rix) if kind == "map" \
+            else _expand(b, ix, n.out.shape)
+
+    def _fits(self, n: Node, kind: str, g: _Group) -> bool:
+        """May n join g as a `kind` member? Everything it reads must be ready before g runs, or
+        be a member of g read at that member's own index (a point value: only by later members)."""
+        reads, own = self.probe(n, kind, g)
+        kinds = {m.out: k for k, m in g.members}
+        for v, jx in reads:
+            owner = self.group_of.get(v)
+            if owner is None or owner.index < g.index:
+                continue
+            if owner is not g or jx != own[v]:
+                return False
+            if kind == "reduce" and kinds[v] == "map":
+                return False  # map members are written after every reduction
+        return True
+
+    def _join(self, n: Node) -> _Group | None:
+        """The group n joins: of those it fits, the one with the most points (threads) and then
+        the latest."""
+        op = get(n.op)
+        if not self.policy.fuse_elementwise or op.scatter or "scan" in op.traits:
+            return None
+        for g in sorted(reversed(self.groups), key=lambda g: -math.prod(_canon(g.leader.out.shape))):
+            if not g.fusible:
+                continue
+            same_point = _canon(g.leader.out.shape) == _canon(n.out.shape)
+            if op.reduce:
+                kind = "reduce" if g.plain and "contraction" not in op.traits and same_point \
+                    and get(g.leader.op).rshape(g.leader) == op.rshape(n) else None
+            elif op.scalar or op.index:
+                kind = "point" if same_point else \
+                    ("map" if g.plain and n.out.shape == g.leader.inputs[0].shape else None)
+            else:
+                kind = None
+            if kind is not None and self._fits(n, kind, g):
+                g.members.append((kind, n))
+                return g
+        return None
 
     def group(self) -> None:
         for n in self.g.nodes:
             v = n.out if n.outputs else None
             if v is None or v not in self.materialized or self.where[v].kind == "const":
                 continue
-            op = get(n.op)
-            g = None
-            if self.policy.fuse_elementwise:
-                g = self._sibling_of(n) if op.reduce else (self._epilogue_of(n) if op.scalar or op.index else None)
+            g = self._join(n)
             if g is None:
-                g = _Group(n, len(self.groups))
+                g = _Group(n, len(self.groups), [("reduce" if get(n.op).reduce else "point", n)])
                 self.groups.append(g)
-                (g.reductions if op.reduce else g.epilogues).append(n)
             self.group_of[v] = g
-
-    def _sibling_of(self, n: Node) -> _Group | None:
-        op = get(n.op)
-        if "scan" in op.traits or "contraction" in op.traits:
-            return None
-        reads = [v for v, _ in self.frontier(n)]
-        for g in reversed(self.groups):
-            lead = g.leader
-            lop = get(lead.op)
-            if not g.reductions or "scan" in lop.traits or "contraction" in lop.traits:
-                continue
-            if _canon(lead.out.shape) == _canon(n.out.shape) and lop.rshape(lead) == op.rshape(n) \
-                    and all(self._before(v, g) for v in reads):
-                g.reductions.append(n)
-                return g
-        return None
-
-    def _epilogue_of(self, n: Node) -> _Group | None:
-        reads = self.frontier(n)
-        homes = {id(self.group_of[v]): self.group_of[v] for v, here in reads
-                 if here and v in self.group_of and self.group_of[v].reductions}
-        for g in sorted(homes.values(), key=lambda g: -g.index):
-            lop = get(g.leader.op)
-            if "scan" in lop.traits or _canon(g.leader.out.shape) != _canon(n.out.shape):
-                continue
-            if all(self._before(v, g) or (here and self._inside(v, g)) for v, here in reads):
-                g.epilogues.append(n)
-                return g
-        return None
 
     # 3. emit ---------------------------------------------------------------------------------------------
     def buffer(self, v: Value | None, kind: str, type_=None, **kw) -> Buffer:
@@ -245,7 +265,7 @@ class _Lowering:
     def emit_group(self, g: _Group) -> None:
         lead = g.leader
         op = get(lead.op)
-        name = f"k{len(self.kernels)}_" + "_".join(dict.fromkeys(n.op for n in g.reductions + g.epilogues))
+        name = f"k{len(self.kernels)}_" + "_".join(dict.fromkeys(n.op for _, n in g.members))
         if op.scatter:
             self.emit_scatter(lead, name)
         elif "scan" in op.traits:
@@ -261,26 +281,23 @@ class _Lowering:
                                                                 value),)))
 
     def emit_reduction(self, g: _Group, name: str) -> None:
+        """Members in join order: each reads earlier ones from registers (`local`)."""
         b = KernelBuilder()
-        canon = _canon(g.leader.out.shape)
-        ix = tuple(b.idx(d) for d in range(len(canon)))
-        rix = tuple(b.ridx(d) for d in range(len(g.rshape)))
+        ix, rix = self.space(g, b)
         local: dict[Value, tuple[tuple[Expr, ...], Expr]] = {}
-        value_at = self.operand_fn(b)
-        reductions, stores = [], []
-        for j, r in enumerate(g.reductions):
-            rop = get(r.op)
-            point = _expand(b, ix, r.out.shape)
-            value = rop.reduce(b, r, point, rix, lambda i, jx, r=r: value_at(r.inputs[i], jx))
-            reductions.append(Reduction(rop.combiner, value))
-            local[r.out] = (point, b.acc(j, r.out.dtype))
-        in_kernel = self.operand_fn(b, local)
-        for e in g.epilogues:
-            point = _expand(b, ix, e.out.shape)
-            local[e.out] = (point, self.inline(b, e, point, in_kernel))
-        for v, (point, e) in local.items():
-            stores.append(Store(self.where[v].slot, b.linear(point, v.shape), e))
-        self.kernels.append(make_kernel(name, canon, tuple(stores), g.rshape, tuple(reductions)))
+        value_at = self.operand_fn(b, local)
+        reductions = []
+        for kind, m in g.members:
+            at = self.member_index(b, g, m, kind, ix, rix)
+            if kind == "reduce":
+                rop = get(m.op)
+                value = rop.reduce(b, m, at, rix, lambda i, jx, m=m: value_at(m.inputs[i], jx))
+                local[m.out] = (at, b.acc(len(reductions), m.out.dtype))
+                reductions.append(Reduction(rop.combiner, value))
+            else:
+                local[m.out] = (at, self.inline(b, m, at, value_at))
+        stores = tuple(Store(self.where[v].slot, b.linear(at, v.shape), e) for v, (at, e) in local.items())
+        self.kernels.append(make_kernel(name, _canon(g.leader.out.shape), stores, g.rshape, tuple(reductions)))
 
     def emit_scan(self, node: Node, name: str) -> None:
         b = KernelBuilder()

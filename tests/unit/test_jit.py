@@ -425,7 +425,7 @@ def test_many_kernels_still_one_native_call(monkeypatch):
         return kn.concatenate([x.max(axis=0), x.min(axis=0)]), kn.random.uniform((3,)) + x[0]
 
     x = f32(5, 3)
-    assert len(re.findall(r"^\s*kernel @", step.lower(x).as_kernels(), re.M)) >= 4
+    assert len(re.findall(r"^\s*kernel @", step.lower(x).as_kernels(), re.M)) >= 2
     step(x)
     before = _NativeEntry.calls
     for _ in range(3):
