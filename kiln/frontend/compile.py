@@ -55,6 +55,15 @@ class Lowered:
     def to_dot(self) -> str:
         return to_dot(self.graph, self.program)
 
+    def render(self, path: str, fmt: str = "svg") -> str:
+        """Draw the graph with its kernel clusters using the optional `graphviz` package."""
+        try:
+            import graphviz
+        except ImportError:
+            raise ImportError("rendering needs the graphviz package (pip install graphviz) and Graphviz's "
+                              "`dot`; to_dot() gives the DOT text without them") from None
+        return graphviz.Source(self.to_dot()).render(outfile=path, format=fmt, cleanup=True)
+
     def as_kernels(self) -> str:
         return self.program.as_text()
 

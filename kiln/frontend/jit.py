@@ -140,6 +140,9 @@ class LoweredFunction:
     def to_dot(self) -> str:
         return self.lowered.to_dot()
 
+    def render(self, path: str, fmt: str = "svg") -> str:
+        return self.lowered.render(path, fmt)
+
     def as_kernels(self) -> str:
         return self.lowered.as_kernels()
 

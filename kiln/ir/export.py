@@ -30,16 +30,25 @@ def to_networkx(g: Graph) -> nx.DiGraph:
 
 
 def to_dot(g: Graph, program: Program | None = None) -> str:
-    """DOT text; with a Program, each kernel's materialised node sits in a cluster."""
+    """DOT text; with a Program, the nodes each kernel computes sit in its cluster (a node
+    recomputed by several kernels is drawn in the first)."""
     d = to_networkx(g)
+    placed: dict[str, int] = {}
+    for k, kern in enumerate(program.kernels if program is not None else ()):
+        for i in kern.origin:
+            placed.setdefault(f"n{i}", k)
     lines = [f'digraph "{g.name}" {{', "  node [shape=box, fontname=monospace];"]
     for nid, attrs in d.nodes(data=True):
-        lines.append(f'  {nid} [label="{attrs["label"]}"];')
-    if program is not None:
-        for k, kern in enumerate(program.kernels):
-            lines.append(f'  subgraph cluster_{k} {{ label="{kern.name}"; style=dashed; k{k}_anchor '
-                         f'[shape=point, label=""]; }}')
+        if nid not in placed:
+            lines.append(f'  {nid} [label="{attrs["label"]}"];')
+    for k, kern in enumerate(program.kernels if program is not None else ()):
+        inside = [nid for nid, kk in placed.items() if kk == k]
+        if inside:
+            lines.append(f'  subgraph cluster_{k} {{ label="{kern.name}"; style=dashed;')
+            lines += [f'    {nid} [label="{d.nodes[nid]["label"]}"];' for nid in inside]
+            lines.append("  }")
     for a, b in d.edges():
         lines.append(f"  {a} -> {b};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+

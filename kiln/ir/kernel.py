@@ -73,6 +73,7 @@ class Kernel:
     rshape: tuple[int, ...] = ()
     reductions: tuple[Reduction, ...] = ()
     reads: tuple[int, ...] = field(default=())
+    origin: tuple[int, ...] = ()  # indices of the graph nodes it computes (for DOT clusters)
 
     @property
     def size(self) -> int:
@@ -102,9 +103,9 @@ def refs(e: Expr, op: str) -> set:
 
 
 def make_kernel(name: str, shape: tuple[int, ...], stores: tuple[Store, ...], rshape: tuple[int, ...] = (),
-                reductions: tuple[Reduction, ...] = ()) -> Kernel:
+                reductions: tuple[Reduction, ...] = (), origin: tuple[int, ...] = ()) -> Kernel:
     """A Kernel whose `reads` are exactly the buffers its expressions load."""
-    k = Kernel(name, tuple(shape), tuple(stores), tuple(rshape), tuple(reductions))
+    k = Kernel(name, tuple(shape), tuple(stores), tuple(rshape), tuple(reductions), origin=tuple(origin))
     k.reads = tuple(sorted({e.attr for e in loads(k)}))
     return k
 
@@ -137,7 +138,7 @@ def retarget(k: Kernel, old: int, new: int) -> Kernel:
         return memo[id(e)]
     stores = tuple(Store(new if s.buf == old else s.buf, walk(s.offset), walk(s.value), s.mode) for s in k.stores)
     reductions = tuple(Reduction(r.kind, walk(r.value)) for r in k.reductions)
-    return make_kernel(k.name, k.shape, stores, k.rshape, reductions)
+    return make_kernel(k.name, k.shape, stores, k.rshape, reductions, k.origin)
 
 
 class KernelBuilder:

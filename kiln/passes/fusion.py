@@ -105,6 +105,7 @@ class _Lowering:
         self.materialized: set[Value] = set()
         self.groups: list[_Group] = []
         self.group_of: dict[Value, _Group] = {}
+        self.computing: set[Node] = set()  # graph nodes in the kernel being emitted
 
     # 1. materialize ----------------------------------------------------------------------------------
     def decide(self) -> None:
@@ -247,6 +248,7 @@ class _Lowering:
         return value_at
 
     def inline(self, b: KernelBuilder, node: Node, ix, value_at) -> Expr:
+        self.computing.add(node)
         op = get(node.op)
         operand = lambda i, jx: value_at(node.inputs[i], jx)  # noqa: E731
         if op.scalar:
@@ -348,7 +350,7 @@ class _Lowering:
         for i, k in enumerate(self.kernels):
             live = tuple(s for s in k.stores if self.buffers[s.buf].kind != "temp" or s.buf in read)
             if len(live) != len(k.stores) and live:
-                self.kernels[i] = make_kernel(k.name, k.shape, live, k.rshape, k.reductions)
+                self.kernels[i] = make_kernel(k.name, k.shape, live, k.rshape, k.reductions, k.origin)
 
     def run(self) -> Program:
         g = self.g
@@ -368,8 +370,13 @@ class _Lowering:
             elif n.outputs and n.out in self.materialized and n.out not in self.where:
                 self.buffer(n.out, "temp")
         self.group()
+        position = {n: i for i, n in enumerate(g.nodes)}
         for grp in self.groups:
+            self.computing, first = {m for _, m in grp.members}, len(self.kernels)
             self.emit_group(grp)
+            origin = tuple(sorted(position[n] for n in self.computing))
+            for i in range(first, len(self.kernels)):
+                self.kernels[i].origin = origin
         for v, buf in zip(g.outputs, out_bufs):
             if self.where.get(v) is not buf:
                 self.copy_value(f"k{len(self.kernels)}_output", v, buf)

@@ -114,3 +114,12 @@ def test_dump_prints_kernel_counts(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert re.search(r"== kernels: \d+ \(unfused: \d+\) ==", out.stdout)
     assert "== compile time:" in out.stdout
+
+
+def test_dot_export_draws_kernels_as_clusters_with_source_lines() -> None:
+    f = kn.jit(lambda x, w: kn.nn.softmax(x @ w))
+    dot = f.lower(np.ones((4, 3), np.float32), np.ones((3, 5), np.float32)).to_dot()
+    clusters = re.findall(r"subgraph cluster_\d+ \{ label=\"(k\d+_\w+)\"", dot)
+    assert len(clusters) == 2, dot
+    inside = dot[dot.index("subgraph cluster_1"):]
+    assert re.search(r'n\d+ \[label="exp\\nf32\[4,5\]\\ntest_fusion.py:\d+"\]', inside)
