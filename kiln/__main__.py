@@ -24,7 +24,9 @@ def _opt(ns: argparse.Namespace) -> int:
     text = sys.stdin.read() if ns.file in (None, "-") else open(ns.file).read()
     try:
         g = verify(parse(text))
-        g = run_pipeline(g, [p for p in (ns.passes or "").split(",") if p])
+        shown = "all" if ns.print_changed else ns.print_after
+        g = run_pipeline(g, [p for p in (ns.passes or "").split(",") if p], print_after=shown,
+                         sink=lambda text: print(text, file=sys.stderr))
         verify(g)
     except (KilnError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -78,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("file", nargs="?")
     o.add_argument("--passes", default="")
     o.add_argument("--list-passes", action="store_true")
+    o.add_argument("--print-after", default="", help="PASS,PASS or all: IR after those passes, if changed "
+                   "(to stderr)")
+    o.add_argument("--print-changed", action="store_true", help="IR after every pass that changed it")
     d = sub.add_parser("dump", help="print every stage of a function")
     d.add_argument("target", help="SCRIPT.py:FN")
     d.add_argument("--args", default="")

@@ -38,10 +38,14 @@ class PassReport:
         return "\n".join(f"  {n:<12} {t * 1e3:8.2f} ms{'  changed' if c else ''}" for n, t, c in self.entries)
 
 
-def run_pipeline(g: Graph, names: list[str], dump_dir: str | None = None, report: PassReport | None = None
-                 ) -> Graph:
+def run_pipeline(g: Graph, names: list[str], dump_dir: str | None = None, report: PassReport | None = None,
+                 print_after: str | None = None, sink: Callable[[str], None] | None = None) -> Graph:
+    """Run passes in order. The IR after each pass named in `print_after` ("a,b" or "all";
+    default KILN_PRINT_AFTER) that changed the graph goes to `sink` (default: the log)."""
     conf = cfg.get()
-    shown = set(conf.print_after.split(",")) if conf.print_after else set()
+    print_after = conf.print_after if print_after is None else print_after
+    shown = set(print_after.split(",")) if print_after else set()
+    sink = sink or log.warning
     if dump_dir:
         _dump(dump_dir, "00_trace.kir", print_graph(g))
     for i, name in enumerate(names, 1):
@@ -58,7 +62,7 @@ def run_pipeline(g: Graph, names: list[str], dump_dir: str | None = None, report
         if dump_dir:
             _dump(dump_dir, f"{i:02d}_{name}.kir", print_graph(out))
         if changed and (name in shown or "all" in shown):
-            log.warning("IR after %s:\n%s", name, print_graph(out))
+            sink(f"// IR after {name} (changed)\n{print_graph(out)}")
         g = out
     return g
 
