@@ -10,7 +10,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..ir import dtypes as dt
-from ..ir.kernel import Expr, Kernel, Reduction, refs
+from ..ir.kernel import Expr, Gemm, Kernel, Reduction, refs
 from ..ir.program import Program
 from ..ir.target import Target
 from .scalar import I64, I8, PTR, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type, memory_type
@@ -55,7 +55,7 @@ class _KernelEmitter:
         self.fn.args[0].add_attribute("noalias")
         bufs, self.lo, self.hi = self.fn.args
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
-        slots = sorted(set(k.reads) | {s.buf for s in k.stores})
+        slots = sorted(set(k.reads) | k.writes)
         self.ptrs = {s: self.b.load(self.b.gep(bufs, [I64(s)], source_etype=PTR), name=f"buf{s}",
                                   typ=PTR) for s in slots}
 
@@ -90,6 +90,11 @@ class _KernelEmitter:
 
     def emit(self) -> ir.Function:
         k, b = self.k, self.b
+        if k.gemm:
+            self.gemm(k.gemm)
+            if not k.stores:
+                b.ret_void()
+                return self.fn
         shape = k.shape or (1,)
         ivs_of = (lambda ivs: ivs) if k.shape else (lambda ivs: [])
 
@@ -114,6 +119,33 @@ class _KernelEmitter:
     def flush(self, evaluated: list) -> None:
         for s, offset, value in evaluated:
             self.store(s.buf, offset, value, s.value.dtype, s.mode)
+
+    def gemm(self, g: Gemm) -> None:
+        """One BLAS call per batch index (cblas, row-major); the whole product runs in the
+        call for the kernel's first slice, so a split kernel still multiplies once."""
+        b = self.b
+        d = self.program.buffers[g.c].type.dtype
+        t = llvm_type(d)
+        i32 = ir.IntType(32)
+        name = "kiln_dgemm" if d == dt.float64 else "kiln_sgemm"
+        fn = self.fn.module.globals.get(name) or ir.Function(
+            self.fn.module, ir.FunctionType(ir.VoidType(), [i32] * 6 + [t, PTR, i32, PTR, i32, t, PTR, i32]), name)
+        lda, ldb = (g.m if g.trans_a else g.k), (g.k if g.trans_b else g.n)
+
+        def call(ivs):
+            a_off = b_off = c_off = I64(0)
+            for i, n, sa, sb in zip(ivs, g.batch, g.a_strides, g.b_strides):
+                a_off = b.add(a_off, b.mul(i, I64(sa)))
+                b_off = b.add(b_off, b.mul(i, I64(sb)))
+                c_off = b.add(b.mul(c_off, I64(n)), i)
+            c_off = b.mul(c_off, I64(g.m * g.n))
+            b.call(fn, [i32(101), i32(112 if g.trans_a else 111), i32(112 if g.trans_b else 111),
+                        i32(g.m), i32(g.n), i32(g.k), constant(d, 1.0), self.pointer(g.a, a_off, d), i32(lda),
+                        self.pointer(g.b, b_off, d), i32(ldb), constant(d, 0.0), self.pointer(g.c, c_off, d),
+                        i32(g.n)])
+        first = b.icmp_signed("==", self.lo, I64(0))
+        with b.if_then(first):
+            _nest(b, g.batch, call, "g")
 
     def reduce_point(self, ivs: list[ir.Value]) -> None:
         """Run the reductions pass by pass (a pass ends where a reduction needs an earlier
@@ -229,7 +261,7 @@ def emit_module(program: Program, target: Target, sym: str) -> ir.Module:
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     for n, k in enumerate(program.kernels):
         fn = _KernelEmitter(module, k, f"{sym}.k{n}", program).emit()
-        if k.size > 0:
+        if k.size > 0 or k.gemm:
             b.call(fn, [entry.args[0], I64(0), I64(k.shape[0] if k.shape else 1)])
     b.ret_void()
     return module

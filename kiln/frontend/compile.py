@@ -15,7 +15,7 @@ from ..ir.printer import print_graph
 from ..ir.program import Program
 from ..passes import FusionPolicy, PassReport, lower, plan, run_pipeline
 from ..passes.pipelines import DEFAULT
-from ..runtime import llvm_jit
+from ..runtime import blas, llvm_jit
 from ..runtime.cache import CACHE, key_of
 from ..runtime.executable import Executable
 
@@ -83,7 +83,7 @@ def lower_graph(graph: Graph) -> Lowered:
     dump_dir = _dump_dir(graph)
     report = PassReport()
     g = run_pipeline(graph, DEFAULT, dump_dir, report)
-    program = plan(lower(g))
+    program = plan(lower(g, _policy()))
     outputs = set(g.outputs)
     program.stats["intermediate_bytes"] = sum(  # what one buffer per value would take
         v.type.nbytes for n in g.nodes if n.op != "constant" for v in n.outputs if v not in outputs)
@@ -92,9 +92,14 @@ def lower_graph(graph: Graph) -> Lowered:
     return Lowered(g, program, report)
 
 
+def _policy() -> FusionPolicy:
+    """Fusion for this process: matmuls call BLAS when the runtime has it."""
+    return FusionPolicy(gemm=blas.available())
+
+
 def _compile_program(graph: Graph, program: Program) -> Compiled:
     target = llvm_jit.host_target()
-    key = key_of(print_graph(graph), str(target))
+    key = key_of(print_graph(graph), f"{target} {_policy()}")
 
     def build() -> Compiled:
         t0 = time.perf_counter()

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DType:
-    """An element type: its short IR name, NumPy dtype and class (float/int/bool)."""
+    """An element type: its short IR name, NumPy dtype and class (float/int/bool). It equals
+    the NumPy dtype it stands for (`x.dtype == np.float32`), as JAX's dtypes do."""
 
     name: str
     short: str
@@ -38,6 +39,17 @@ class DType:
     @property
     def is_bool(self) -> bool:
         return self.kind == "b"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DType):
+            return self.name == other.name
+        try:
+            return other is not None and not isinstance(other, (int, float)) and np.dtype(other) == self.np
+        except TypeError:
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.name)
 
     def __repr__(self) -> str:
         return f"kn.{self.name}"

@@ -7,6 +7,7 @@ space maps onto CPU threads/vectors and GPU grids alike.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,24 @@ class Reduction:
     value: Expr
 
 
+@dataclass(frozen=True)
+class Gemm:
+    """C = op(A) @ op(B) on row-major buffers, once per batch index (op transposes when
+    `trans_*`); a batch stride of 0 broadcasts that operand. Lowered to a BLAS call."""
+
+    a: int
+    b: int
+    c: int
+    m: int
+    n: int
+    k: int
+    trans_a: bool = False
+    trans_b: bool = False
+    batch: tuple[int, ...] = ()
+    a_strides: tuple[int, ...] = ()  # elements per batch step, one per batch dim
+    b_strides: tuple[int, ...] = ()
+
+
 @dataclass
 class Kernel:
     """For every point of `shape`: the reductions, in order, each combine their value over
@@ -74,10 +93,15 @@ class Kernel:
     reductions: tuple[Reduction, ...] = ()
     reads: tuple[int, ...] = field(default=())
     origin: tuple[int, ...] = ()  # indices of the graph nodes it computes (for DOT clusters)
+    gemm: Gemm | None = None  # runs before the stores, which may read its C (an epilogue)
 
     @property
     def size(self) -> int:
         return math.prod(self.shape)
+
+    @property
+    def writes(self) -> set[int]:
+        return {s.buf for s in self.stores} | ({self.gemm.c} if self.gemm else set())
 
     @property
     def is_scan(self) -> bool:
@@ -103,10 +127,12 @@ def refs(e: Expr, op: str) -> set:
 
 
 def make_kernel(name: str, shape: tuple[int, ...], stores: tuple[Store, ...], rshape: tuple[int, ...] = (),
-                reductions: tuple[Reduction, ...] = (), origin: tuple[int, ...] = ()) -> Kernel:
-    """A Kernel whose `reads` are exactly the buffers its expressions load."""
-    k = Kernel(name, tuple(shape), tuple(stores), tuple(rshape), tuple(reductions), origin=tuple(origin))
-    k.reads = tuple(sorted({e.attr for e in loads(k)}))
+                reductions: tuple[Reduction, ...] = (), origin: tuple[int, ...] = (), gemm: Gemm | None = None
+                ) -> Kernel:
+    """A Kernel whose `reads` are exactly the buffers it loads (and its GEMM's operands)."""
+    k = Kernel(name, tuple(shape), tuple(stores), tuple(rshape), tuple(reductions), origin=tuple(origin),
+               gemm=gemm)
+    k.reads = tuple(sorted({e.attr for e in loads(k)} | ({gemm.a, gemm.b} if gemm else set())))
     return k
 
 
@@ -138,7 +164,8 @@ def retarget(k: Kernel, old: int, new: int) -> Kernel:
         return memo[id(e)]
     stores = tuple(Store(new if s.buf == old else s.buf, walk(s.offset), walk(s.value), s.mode) for s in k.stores)
     reductions = tuple(Reduction(r.kind, walk(r.value)) for r in k.reductions)
-    return make_kernel(k.name, k.shape, stores, k.rshape, reductions, k.origin)
+    gemm = k.gemm and dataclasses.replace(k.gemm, **{f: new for f in ("a", "b", "c") if getattr(k.gemm, f) == old})
+    return make_kernel(k.name, k.shape, stores, k.rshape, reductions, k.origin, gemm)
 
 
 class KernelBuilder:
@@ -272,6 +299,11 @@ def format_kernel(k: Kernel) -> str:
         return n
 
     head = f"kernel @{k.name} [{', '.join(map(str, k.shape))}]"
+    if k.gemm:
+        g = k.gemm
+        lines.append(f"    gemm @{g.c} = @{g.a}{'^T' if g.trans_a else ''} x @{g.b}{'^T' if g.trans_b else ''} "
+                     f"[m={g.m}, n={g.n}, k={g.k}]" + (f" batch {list(g.batch)} strides {list(g.a_strides)}, "
+                                                       f"{list(g.b_strides)}" if g.batch else ""))
     if k.reductions:
         head += f" reduce [{', '.join(map(str, k.rshape))}]"
     for j, r in enumerate(k.reductions):

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from ..ir.graph import Graph, Node, Value
-from ..ir.kernel import Expr, Kernel, KernelBuilder, Reduction, Store, loads, make_kernel
+from ..ir.kernel import Expr, Gemm, Kernel, KernelBuilder, Reduction, Store, loads, make_kernel
 from ..ir.opdef import get
 from ..ir.program import Buffer, Program
 
@@ -34,6 +34,7 @@ class FusionPolicy:
 
     fuse_elementwise: bool = True
     inline_budget: int = 12
+    gemm: bool = False  # float matmuls become BLAS calls (the runtime provides them)
 
 
 def _weight(node: Node) -> int:
@@ -106,6 +107,7 @@ class _Lowering:
         self.groups: list[_Group] = []
         self.group_of: dict[Value, _Group] = {}
         self.computing: set[Node] = set()  # graph nodes in the kernel being emitted
+        self.gemm_operands: dict[Node, list[tuple[Value, bool]]] = {}
 
     # 1. materialize ----------------------------------------------------------------------------------
     def decide(self) -> None:
@@ -134,6 +136,30 @@ class _Lowering:
             if must:
                 self.materialized.add(v)
             cost[v] = 0 if must else c
+            if self._is_gemm(n):
+                self.gemm_operands[n] = [self._gemm_operand(x) for x in n.inputs]
+                for base, _, _ in self.gemm_operands[n]:
+                    if base.producer is not None and not (base.producer.op == "constant" and base.type.size != 1):
+                        self.materialized.add(base)
+                        cost[base] = 0
+
+    def _is_gemm(self, n: Node) -> bool:
+        return self.policy.gemm and n.op == "matmul" and n.out.dtype.is_float and n.out.type.size > 0 \
+            and all(v.type.size > 0 and v.ndim >= 2 for v in n.inputs)
+
+    def _gemm_operand(self, v: Value) -> tuple[Value, tuple[int, ...], bool]:
+        """How a BLAS call reads matmul operand v: (the value whose buffer holds it, the shape
+        that buffer is read as, transposed?). A swap of the last two axes is BLAS's transpose
+        and reshapes keep the row-major layout; whatever else v is gets materialized."""
+        trans = False
+        p = v.producer
+        if p is not None and p.op == "transpose" and v.ndim >= 2 and \
+                tuple(p.attrs["perm"]) == tuple(range(v.ndim - 2)) + (v.ndim - 1, v.ndim - 2):
+            trans, v = True, p.inputs[0]
+        stored = v.shape
+        while v.producer is not None and v.producer.op == "reshape" and v not in self.materialized:
+            v = v.producer.inputs[0]
+        return v, stored, trans
 
     def _recompute_cost(self, v: Value, c: int) -> float:
         """Work of inlining v: its cost times the points at which its consumers read it."""
@@ -283,23 +309,46 @@ class _Lowering:
                                                                 value),)))
 
     def emit_reduction(self, g: _Group, name: str) -> None:
-        """Members in join order: each reads earlier ones from registers (`local`)."""
+        """Members in join order: each reads earlier ones from registers (`local`); a GEMM
+        leader is a BLAS call whose result the epilogue members load."""
         b = KernelBuilder()
         ix, rix = self.space(g, b)
         local: dict[Value, tuple[tuple[Expr, ...], Expr]] = {}
         value_at = self.operand_fn(b, local)
-        reductions = []
+        reductions, gemm = [], None
         for kind, m in g.members:
             at = self.member_index(b, g, m, kind, ix, rix)
-            if kind == "reduce":
+            if m in self.gemm_operands:
+                gemm = self.gemm_of(m)
+                local[m.out] = (at, b.load(gemm.c, b.linear(at, m.out.shape), m.out.dtype))
+            elif kind == "reduce":
                 rop = get(m.op)
                 value = rop.reduce(b, m, at, rix, lambda i, jx, m=m: value_at(m.inputs[i], jx))
                 local[m.out] = (at, b.acc(len(reductions), m.out.dtype))
                 reductions.append(Reduction(rop.combiner, value))
             else:
                 local[m.out] = (at, self.inline(b, m, at, value_at))
-        stores = tuple(Store(self.where[v].slot, b.linear(at, v.shape), e) for v, (at, e) in local.items())
-        self.kernels.append(make_kernel(name, _canon(g.leader.out.shape), stores, g.rshape, tuple(reductions)))
+        stores = tuple(Store(self.where[v].slot, b.linear(at, v.shape), e) for v, (at, e) in local.items()
+                       if gemm is None or v is not g.leader.out)
+        self.kernels.append(make_kernel(name, _canon(g.leader.out.shape), stores, g.rshape if reductions else (),
+                                        tuple(reductions), gemm=gemm))
+
+    def gemm_of(self, m: Node) -> Gemm:
+        """The BLAS call computing matmul m: operand buffers, transposes and batch strides."""
+        out = m.out.shape
+        batch, (rows, cols), depth = out[:-2], out[-2:], m.inputs[0].shape[-1]
+        (a, a_shape, ta), (b, b_shape, tb) = self.gemm_operands[m]
+
+        def strides(stored: tuple[int, ...]) -> tuple[int, ...]:
+            lead, mat = len(batch) - (len(stored) - 2), stored[-2] * stored[-1]
+            return tuple(0 if d < lead or stored[d - lead] == 1 else mat * math.prod(stored[d - lead + 1:-2])
+                         for d in range(len(batch)))
+        sa, sb = strides(a_shape), strides(b_shape)
+        contiguous = tuple(rows * depth * math.prod(batch[d + 1:]) for d in range(len(batch)))
+        if batch and not ta and not any(sb) and sa == contiguous:  # fold the batch into the rows
+            rows, batch, sa, sb = rows * math.prod(batch), (), (), ()
+        return Gemm(self.where[a].slot, self.where[b].slot, self.where[m.out].slot, rows, cols, depth, ta, tb,
+                    batch, sa, sb)
 
     def emit_scan(self, node: Node, name: str) -> None:
         b = KernelBuilder()
@@ -350,7 +399,7 @@ class _Lowering:
         for i, k in enumerate(self.kernels):
             live = tuple(s for s in k.stores if self.buffers[s.buf].kind != "temp" or s.buf in read)
             if len(live) != len(k.stores) and live:
-                self.kernels[i] = make_kernel(k.name, k.shape, live, k.rshape, k.reductions, k.origin)
+                self.kernels[i] = make_kernel(k.name, k.shape, live, k.rshape, k.reductions, k.origin, k.gemm)
 
     def run(self) -> Program:
         g = self.g

@@ -53,12 +53,12 @@ def _update_in_place(program: Program) -> int:
 
 def _retarget_producer(program: Program, copy_at: int, state: int, temp: int) -> bool:
     kernels = program.kernels
-    writers = [j for j, k in enumerate(kernels) if any(s.buf == temp for s in k.stores)]
+    writers = [j for j, k in enumerate(kernels) if temp in k.writes]
     if len(writers) != 1 or writers[0] > copy_at:
         return False
     p = writers[0]
     later = kernels[p + 1:copy_at] + kernels[copy_at + 1:]
-    if any(state in k.reads or any(s.buf == state for s in k.stores) for k in later):
+    if any(state in k.reads or state in k.writes for k in later):
         return False
     producer = kernels[p]
     (store,) = [s for s in producer.stores if s.buf == temp] or [None]
@@ -83,7 +83,7 @@ def _place(program: Program) -> None:
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for i, k in enumerate(program.kernels):
-        for slot in set(k.reads) | {s.buf for s in k.stores}:
+        for slot in set(k.reads) | k.writes:
             if slot in temps:
                 first.setdefault(slot, i)
                 last[slot] = i

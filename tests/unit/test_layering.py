@@ -94,8 +94,8 @@ def allowed(layer: str, modname: str, imported: str) -> bool:
         return True
     if layer == "codegen":
         return _under(imported, "llvmlite.ir")
-    if layer == "runtime":
-        return _under(imported, "llvmlite.binding") or top == "ctypes"
+    if layer == "runtime":  # scipy_openblas32: the BLAS library the runtime loads for GEMM
+        return _under(imported, "llvmlite.binding") or top in ("ctypes", "scipy_openblas32")
     return False
 
 
