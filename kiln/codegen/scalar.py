@@ -5,6 +5,8 @@ from typing import Callable
 
 from llvmlite import ir
 
+from . import mathlib
+
 from ..ir import dtypes as dt
 from ..ir.dtypes import DType
 from ..ir.kernel import Expr
@@ -164,14 +166,18 @@ class ScalarEmitter:
         return self.b.select(cmp(rel, x, y), x, y)
 
     # transcendental -------------------------------------------------------------------------
+    def _own(self, fn, e, x):
+        """float32: kiln's vectorisable version (codegen/mathlib.py)."""
+        return fn(self.b, x, lambda name, *args: self.intrinsic(name, dt.float32, *args))
+
     def op_exp(self, e, x):
-        return self.intrinsic("exp", e.dtype, x)
+        return self._own(mathlib.exp_f32, e, x) if e.dtype == dt.float32 else self.intrinsic("exp", e.dtype, x)
 
     def op_log(self, e, x):
-        return self.intrinsic("log", e.dtype, x)
+        return self._own(mathlib.log_f32, e, x) if e.dtype == dt.float32 else self.intrinsic("log", e.dtype, x)
 
     def op_log1p(self, e, x):
-        return self.libm("log1p", e.dtype, x)
+        return self._own(mathlib.log1p_f32, e, x) if e.dtype == dt.float32 else self.libm("log1p", e.dtype, x)
 
     def op_sqrt(self, e, x):
         return self.intrinsic("sqrt", e.dtype, x)
@@ -183,7 +189,7 @@ class ScalarEmitter:
         return self.intrinsic("cos", e.dtype, x)
 
     def op_tanh(self, e, x):
-        return self.libm("tanh", e.dtype, x)
+        return self._own(mathlib.tanh_f32, e, x) if e.dtype == dt.float32 else self.libm("tanh", e.dtype, x)
 
     def op_floor(self, e, x):
         return self.intrinsic("floor", e.dtype, x) if e.dtype.is_float else x
