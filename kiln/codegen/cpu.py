@@ -7,43 +7,16 @@ a thread pool (or a GPU grid) can split it without changing the body.
 """
 from __future__ import annotations
 
+import math
+
 from llvmlite import ir
 
 from ..ir import dtypes as dt
 from ..ir.kernel import Expr, Gemm, Kernel, Reduction, refs
 from ..ir.program import Program
 from ..ir.target import Target
+from .loops import loop, nest
 from .scalar import I64, I8, PTR, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type, memory_type
-
-
-def _loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body, name: str) -> None:
-    """for (i = lo; i < hi; ++i) body(i) — the canonical form LLVM's vectorizer expects."""
-    pre = b.block
-    head = b.append_basic_block(f"{name}.head")
-    blk = b.append_basic_block(f"{name}.body")
-    done = b.append_basic_block(f"{name}.done")
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64, name=name)
-    i.add_incoming(lo, pre)
-    b.cbranch(b.icmp_signed("<", i, hi), blk, done)
-    b.position_at_end(blk)
-    body(i)
-    nxt = b.add(i, I64(1), flags=("nsw",))
-    i.add_incoming(nxt, b.block)
-    b.branch(head)
-    b.position_at_end(done)
-
-
-def _nest(b: ir.IRBuilder, dims, body, prefix: str, first: tuple[ir.Value, ir.Value] | None = None) -> None:
-    """Nested loops over `dims` (innermost last); `first` overrides the outermost bounds."""
-    def level(d: int, ivs: list[ir.Value]):
-        if d == len(dims):
-            body(ivs)
-            return
-        lo, hi = first if (d == 0 and first) else (I64(0), I64(dims[d]))
-        _loop(b, lo, hi, lambda i: level(d + 1, ivs + [i]), f"{prefix}{d}")
-    level(0, [])
 
 
 class _KernelEmitter:
@@ -104,7 +77,7 @@ class _KernelEmitter:
                 self.reduce_point(ivs)
             else:
                 self.write(self.emitter(ivs))
-        _nest(b, shape, point, "i", (self.lo, self.hi))
+        nest(b, shape, point, "i", (self.lo, self.hi))
         b.ret_void()
         return self.fn
 
@@ -145,7 +118,7 @@ class _KernelEmitter:
                         i32(g.n)])
         first = b.icmp_signed("==", self.lo, I64(0))
         with b.if_then(first):
-            _nest(b, g.batch, call, "g")
+            nest(b, g.batch, call, "g")
 
     def reduce_point(self, ivs: list[ir.Value]) -> None:
         """Run the reductions pass by pass (a pass ends where a reduction needs an earlier
@@ -161,7 +134,7 @@ class _KernelEmitter:
         em = self.emitter(ivs, accs=results)
         point = self.evaluate(em, [s for s in k.stores if s not in inner])
         if inner:  # the row pass reads what the point stores will overwrite, so it runs first
-            _nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, results, em.memo), inner), "m")
+            nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, results, em.memo), inner), "m")
         self.flush(point)
 
     def reduce_pass(self, ivs: list[ir.Value], reds: list[Reduction], earlier: list[ir.Value]) -> list[ir.Value]:
@@ -185,7 +158,7 @@ class _KernelEmitter:
                     b.store(b.select(better, self._flat(rivs, self.k.rshape), b.load(p, typ=I64)), p)
                 else:
                     b.store(_combine(b, em, r.kind, d, cur, v), a)
-        _nest(b, self.k.rshape, step, "r")
+        nest(b, self.k.rshape, step, "r")
         return [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
                 for r, a, p in zip(reds, accs, pos)]
 
@@ -200,7 +173,7 @@ class _KernelEmitter:
             total = _combine(b, em, "sum", d, b.load(acc, typ=llvm_type(d)), em(r.value))
             b.store(total, acc)
             self.write(self.emitter(ivs, rivs, [total]))
-        _nest(b, self.k.rshape, step, "r")
+        nest(b, self.k.rshape, step, "r")
 
     def _flat(self, rivs, rshape) -> ir.Value:
         off = I64(0)
@@ -253,19 +226,38 @@ def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Val
     return (b.icmp_unsigned if d.is_bool else b.icmp_signed)(rel, v, cur)
 
 
-def emit_module(program: Program, target: Target, sym: str) -> ir.Module:
-    """The whole program as one LLVM module whose entry symbol is `sym`."""
+PARALLEL_WORK = 1 << 15  # scalar evaluations below which threads cost more than they save
+
+
+def parallel(k: Kernel) -> bool:
+    """Can the kernel's outer range be split over threads? Not a BLAS call (it threads
+    itself), not an accumulating scatter (points would race), and enough work per call."""
+    if k.gemm or not k.shape or k.shape[0] < 2 or any(s.mode != "set" for s in k.stores):
+        return False
+    return k.size * max(math.prod(k.rshape), 1) >= PARALLEL_WORK
+
+
+def emit_module(program: Program, target: Target, sym: str, threads: int = 1) -> ir.Module:
+    """The whole program as one LLVM module whose entry symbol is `sym`; with threads > 1,
+    large kernels run through the runtime's `kiln_parallel_for`."""
     module = ir.Module(name=sym)
     module.triple = target.triple
     entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), sym)
     b = ir.IRBuilder(entry.append_basic_block("entry"))
+    pfor = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]), "kiln_parallel_for") \
+        if threads > 1 else None
     for n, k in enumerate(program.kernels):
         fn = _KernelEmitter(module, k, f"{sym}.k{n}", program).emit()
-        if k.size > 0 or k.gemm:
-            b.call(fn, [entry.args[0], I64(0), I64(k.shape[0] if k.shape else 1)])
+        if k.size == 0 and not k.gemm:
+            continue
+        outer = I64(k.shape[0] if k.shape else 1)
+        if pfor is not None and parallel(k):
+            b.call(pfor, [fn, entry.args[0], outer])
+        else:
+            b.call(fn, [entry.args[0], I64(0), outer])
     b.ret_void()
     return module
 
 
-def emit_llvm(program: Program, target: Target, sym: str) -> str:
-    return str(emit_module(program, target, sym))
+def emit_llvm(program: Program, target: Target, sym: str, threads: int = 1) -> str:
+    return str(emit_module(program, target, sym, threads))

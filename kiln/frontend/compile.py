@@ -1,6 +1,7 @@
 """The one place the stages meet: graph → passes → kernels → LLVM → native Executable."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 
 from .. import config as cfg
 from ..codegen.cpu import emit_llvm
+from ..codegen.pool import pool_module
 from ..ir.export import to_dot
 from ..ir.graph import Graph
 from ..ir.printer import print_graph
@@ -97,14 +99,23 @@ def _policy() -> FusionPolicy:
     return FusionPolicy(gemm=blas.available())
 
 
+@functools.cache
+def _threads() -> int:
+    """Threads for kernels (KILN_NUM_THREADS, default all cores), with the pool started."""
+    n = cfg.get().num_threads or os.cpu_count() or 1
+    if n > 1:
+        llvm_jit.start_pool(str(pool_module(llvm_jit.host_target().triple)), n)
+    return n
+
+
 def _compile_program(graph: Graph, program: Program) -> Compiled:
     target = llvm_jit.host_target()
-    key = key_of(print_graph(graph), f"{target} {_policy()}")
+    key = key_of(print_graph(graph), f"{target} {_policy()} threads={_threads()}")
 
     def build() -> Compiled:
         t0 = time.perf_counter()
         sym = f"kiln_{graph.name}_{key[:16]}"
-        text = emit_llvm(program, target, sym)
+        text = emit_llvm(program, target, sym, _threads())
         t1 = time.perf_counter()
         loaded = llvm_jit.load(text, sym)
         t2 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Pytrees: nested tuples, lists and dicts of leaves, flattened with a hashable structure."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 Treedef = tuple
 
@@ -26,19 +26,20 @@ def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[li
 
 
 def unflatten(treedef: Treedef, leaves: list) -> Any:
-    it = iter(leaves)
+    return _build(treedef, iter(leaves))
 
-    def build(t):
-        kind = t[0]
-        if kind == "*":
-            return next(it)
-        if kind == "none":
-            return None
-        if kind == "dict":
-            return {k: build(s) for k, s in zip(t[1], t[2])}
-        items = [build(s) for s in t[1]]
-        return tuple(items) if kind == "tuple" else items
-    return build(treedef)
+
+def _build(t: Treedef, it: Iterator) -> Any:
+    """Module-level (no closure cycle), so results are freed as soon as the caller drops them."""
+    kind = t[0]
+    if kind == "*":
+        return next(it)
+    if kind == "none":
+        return None
+    if kind == "dict":
+        return {k: _build(s, it) for k, s in zip(t[1], t[2])}
+    items = [_build(s, it) for s in t[1]]
+    return tuple(items) if kind == "tuple" else items
 
 
 def tree_map(fn: Callable, tree: Any) -> Any:

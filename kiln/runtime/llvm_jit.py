@@ -3,6 +3,7 @@ and hand back entry addresses. One MCJIT engine for the process; modules are add
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import threading
 from dataclasses import dataclass
@@ -76,3 +77,18 @@ def load(llvm_ir: str, entry: str) -> Loaded:
         engine.add_module(mod)
         engine.finalize_object()
         return Loaded(mod, engine.get_function_address(entry))
+
+
+_pool_threads: list[int] = []
+
+
+def start_pool(pool_ir: str, threads: int) -> None:
+    """Load the thread pool module once, register `kiln_parallel_for` for generated code and
+    start its workers (threads - 1 of them; the caller is the last)."""
+    if _pool_threads:
+        return
+    loaded = load(pool_ir, "kiln_parallel_for")
+    llvm.add_symbol("kiln_parallel_for", loaded.address)
+    start = ctypes.CFUNCTYPE(None, ctypes.c_int32)(_engine().get_function_address("kiln_pool_start"))
+    start(threads)
+    _pool_threads.append(threads)

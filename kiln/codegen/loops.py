@@ -1,0 +1,36 @@
+"""Counted loops and loop nests in the canonical form LLVM's vectorizer expects."""
+from __future__ import annotations
+
+from llvmlite import ir
+
+I64 = ir.IntType(64)
+
+
+def loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body, name: str) -> None:
+    """for (i = lo; i < hi; ++i) body(i) — the canonical form LLVM's vectorizer expects."""
+    pre = b.block
+    head = b.append_basic_block(f"{name}.head")
+    blk = b.append_basic_block(f"{name}.body")
+    done = b.append_basic_block(f"{name}.done")
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64, name=name)
+    i.add_incoming(lo, pre)
+    b.cbranch(b.icmp_signed("<", i, hi), blk, done)
+    b.position_at_end(blk)
+    body(i)
+    nxt = b.add(i, I64(1), flags=("nsw",))
+    i.add_incoming(nxt, b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def nest(b: ir.IRBuilder, dims, body, prefix: str, first: tuple[ir.Value, ir.Value] | None = None) -> None:
+    """Nested loops over `dims` (innermost last); `first` overrides the outermost bounds."""
+    def level(d: int, ivs: list[ir.Value]):
+        if d == len(dims):
+            body(ivs)
+            return
+        lo, hi = first if (d == 0 and first) else (I64(0), I64(dims[d]))
+        loop(b, lo, hi, lambda i: level(d + 1, ivs + [i]), f"{prefix}{d}")
+    level(0, [])
