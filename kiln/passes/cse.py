@@ -4,6 +4,7 @@ Effectful ops (assign) and random sources are never merged; constants merge by v
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,8 @@ def _key(n: Node) -> tuple | None:
 
 
 def _hashable(x: Any) -> Any:
+    if isinstance(x, float):
+        return ("float", x, math.copysign(1.0, x))  # 0.0 == -0.0, but they are different attributes
     if isinstance(x, np.ndarray):
         return ("array", x.dtype.str, x.shape, x.tobytes())
     if isinstance(x, (list, tuple)):

@@ -395,7 +395,7 @@ class _Lowering:
     def drop_dead_stores(self) -> None:
         """Remove stores to temps no kernel loads (a reduction whose only readers became its
         epilogues keeps its result in a register)."""
-        read = {e.attr for k in self.kernels for e in loads(k)}
+        read = {slot for k in self.kernels for slot in k.reads}  # loads and GEMM operands
         for i, k in enumerate(self.kernels):
             live = tuple(s for s in k.stores if self.buffers[s.buf].kind != "temp" or s.buf in read)
             if len(live) != len(k.stores) and live:

@@ -176,7 +176,15 @@ defop("where", shape=broadcast_shape, dtype=_where_dtype, ref=np.where,
 
 
 def _astype_ref(x, dtype):
-    return x.astype(dt.as_dtype(dtype).np)
+    """NumPy's cast, except float → int saturates and sends NaN to 0 (what compiled code does;
+    NumPy leaves those cases undefined)."""
+    to = dt.as_dtype(dtype)
+    if to.is_int and np.asarray(x).dtype.kind == "f":
+        info = np.iinfo(to.np)
+        x = np.where(np.isnan(x), 0, np.clip(x, info.min, info.max))
+        big = x >= info.max  # info.max itself may round up to 2**31 or 2**63 in float
+        return np.where(big, info.max, np.where(big, 0, x).astype(to.np)).astype(to.np)
+    return x.astype(to.np)
 
 
 defop("astype", shape=broadcast_shape, dtype=lambda types, dtype: dt.as_dtype(dtype),
