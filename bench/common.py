@@ -1,27 +1,449 @@
-"""Timing helpers shared by the benchmarks: warm up, then the median of many timed calls."""
+"""Shared machinery of the benchmark suite: timing, numeric checks, the anchors' plumbing
+(NumPy, PyTorch eager, torch.compile, jax.jit: each optional), result rows and tables.
+
+A workload module builds a list of implementations `(impl name, build)`; `build()` returns a
+zero-argument callable that runs one call (one forward, one training step, ...). `measure`
+builds it, checks it with the workload's `verify(call)`, then times it. PyTorch and JAX are
+imported inside `build`, so a missing one raises ImportError there and its rows are left out.
+"""
 from __future__ import annotations
 
+import gc
 import statistics
+import sys
 import time
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+SEED = 0
 
 
-def median_time(fn: Callable[[], object], calls: int = 2000, warmup: int = 50, repeat: int = 5) -> float:
-    """Median seconds per call over `repeat` batches of `calls` calls (after warm-up)."""
-    for _ in range(warmup):
+# ----------------------------------------------------------------------------- settings, data
+
+
+@dataclass
+class Settings:
+    """How hard to time: `--quick` is a smoke run (few calls, one compile-time repeat)."""
+    calls: int = 20          # timed samples (each the mean of a batch of calls) per implementation
+    warmup: int = 3          # untimed calls after the first (checked) one
+    min_batch_s: float = 2e-3  # tiny calls are batched until one sample takes this long
+    compile_repeat: int = 5  # first-call measurements for kiln (anchors: fewer, they are slow)
+
+
+QUICK = Settings(calls=5, warmup=1, min_batch_s=1e-3, compile_repeat=1)
+
+
+def rng(stream: int = 0) -> np.random.Generator:
+    """The suite's one seed (every implementation of a workload sees the same data); separate
+    streams for data and parameters."""
+    return np.random.default_rng([SEED, stream])
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def median_time(fn: Callable[[], object], settings: Settings = Settings()) -> float:
+    return sample_times(fn, settings)[0]
+
+
+def sample_times(fn: Callable[[], object], settings: Settings = Settings()) -> tuple[float, float]:
+    """(median, fastest) seconds per call: warm up, then `settings.calls` samples; calls faster
+    than `min_batch_s` are run in batches so the timer's own cost does not count. The fastest
+    sample is what a loaded machine's scheduler disturbs least."""
+    for _ in range(settings.warmup):
         fn()
-    batches = []
+    t0 = time.perf_counter()
+    fn()
+    one = time.perf_counter() - t0
+    batch = max(1, int(settings.min_batch_s / max(one, 1e-9)))
+    samples = []
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(settings.calls):
+            t0 = time.perf_counter()
+            for _ in range(batch):
+                fn()
+            samples.append((time.perf_counter() - t0) / batch)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return statistics.median(samples), min(samples)
+
+
+def first_call_time(build: Callable[[], Callable[[], object]], reset: Callable[[], None] = lambda: None,
+                    repeat: int = 1) -> tuple[float, float]:
+    """(median, fastest) seconds of the first call of a freshly built implementation (trace +
+    compile + run), `reset()` clearing the framework's caches before each build."""
+    times = []
     for _ in range(repeat):
+        reset()
+        call = build()
         t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        batches.append((time.perf_counter() - t0) / calls)
-    return statistics.median(batches)
+        call()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)
 
 
-def table(rows: list[tuple[str, float]], base: str) -> str:
-    ref = dict(rows)[base]
-    lines = [f"{'impl':<16}{'time/call':>14}{'ratio vs ' + base:>20}"]
-    for name, t in rows:
-        lines.append(f"{name:<16}{t * 1e6:>11.2f} us{t / ref:>20.2f}x")
+def copy_bandwidth(settings: Settings = Settings()) -> float:
+    """The machine's memory-copy bandwidth in GB/s (bytes read + written), np.copyto of 64 MB."""
+    src = np.ones(16 << 20, np.float32)
+    dst = np.empty_like(src)
+    return 2 * src.nbytes / median_time(lambda: np.copyto(dst, src), settings) / 1e9
+
+
+# ----------------------------------------------------------------------------- numeric checks
+
+
+class WrongResult(AssertionError):
+    """An implementation's result is off from the float64 reference: reported loudly."""
+
+
+class NotSupported(Exception):
+    """kiln cannot run this workload yet: reported as such, not as a failure."""
+
+
+def to_numpy(out: Any) -> Any:
+    """Results of any framework (tensors, arrays, tuples of them) as float64/int NumPy arrays."""
+    if isinstance(out, (tuple, list)):
+        return tuple(to_numpy(o) for o in out)
+    if isinstance(out, dict):
+        return {k: to_numpy(v) for k, v in out.items()}
+    if hasattr(out, "detach"):  # torch
+        out = out.detach().numpy()
+    a = np.asarray(out)
+    return a.astype(np.float64) if a.dtype.kind == "f" else a
+
+
+def check(what: str, got: Any, ref: Any, rtol: float, atol: Any = 0.0) -> None:
+    """|got - ref| <= rtol * |ref| + rtol * 1e-2 * max|ref| + atol elementwise (entries near zero
+    are judged against the array's scale); raises WrongResult naming the worst entry."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    if got.shape != ref.shape:
+        raise WrongResult(f"{what}: shape {got.shape}, expected {ref.shape}")
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    err = np.abs(got - ref)
+    bad = ~(err <= rtol * np.abs(ref) + rtol * 1e-2 * scale + atol)  # NaN counts as bad
+    if bad.any():
+        i = np.unravel_index(np.argmax(np.where(bad, err, -1)), bad.shape) if ref.ndim else ()
+        raise WrongResult(f"{what}: {int(bad.sum())} of {ref.size} entries off (rtol {rtol:g}); "
+                          f"worst at {tuple(int(j) for j in i)}: {got[i]:.6g} vs {ref[i]:.6g}")
+
+
+def expect(ref: Any, rtol: float, names: tuple[str, ...] = ("result",)) -> Callable:
+    """`verify` for a pure function: its result (one array or a tuple) against `ref`."""
+    refs = ref if isinstance(ref, tuple) else (ref,)
+
+    def verify(call):
+        out = to_numpy(call())
+        outs = out if isinstance(out, tuple) else (out,)
+        if len(outs) != len(refs):
+            raise WrongResult(f"{len(outs)} results, expected {len(refs)}")
+        for name, g, r in zip(names, outs, refs):
+            check(name, g, r, rtol)
+    return verify
+
+
+# ----------------------------------------------------------------------------- pure functions
+
+
+def function_impls(fns: dict[str, Callable], args: tuple[np.ndarray, ...]) -> list[tuple[str, Callable]]:
+    """Implementations of one pure function over `args` (float32 / int32 NumPy arrays):
+    `fns` maps "numpy", "torch" (eager and torch.compile), "jax" and "kiln" to that library's
+    version; each gets the args in its own array type (integer args become int64 for torch)."""
+    def numpy():
+        return lambda: fns["numpy"](*args)
+
+    def torch_fn(compiled):
+        def build():
+            import torch
+            targs = [torch.from_numpy(a.astype(np.int64) if a.dtype.kind == "i" else a) for a in args]
+            f = torch.compile(fns["torch"]) if compiled else fns["torch"]
+            return lambda: f(*targs)
+        return build
+
+    def jax_jit():
+        import jax
+        jargs = [jax.device_put(a) for a in args]
+        f = jax.jit(fns["jax"])
+        return lambda: jax.block_until_ready(f(*jargs))
+
+    def kiln():
+        import kiln as kn
+        f = kn.jit(fns["kiln"])
+        return lambda: f(*args)
+
+    return [("kiln", kiln), ("numpy", numpy), ("torch eager", torch_fn(False)),
+            ("torch.compile", torch_fn(True)), ("jax.jit", jax_jit)]
+
+
+# ----------------------------------------------------------------------------- training steps
+# A trainer runs one SGD step on a fixed batch per call, returning the loss, with its
+# parameters updated in place; `.params()` returns them as NumPy arrays in the common layout
+# (dense kernels (in, out), convolutions OIHW), so every framework starts from the same dict.
+
+
+class NumpyTrainer:
+    """`step(p, x, y, lr)` written by hand in NumPy, updating the dict `p` in place."""
+
+    def __init__(self, step, params0, x, y, lr, dtype=np.float32):
+        self.step, self.lr = step, lr
+        self.p = {k: v.astype(dtype) for k, v in params0.items()}
+        self.x, self.y = x.astype(dtype), y
+
+    def __call__(self):
+        return self.step(self.p, self.x, self.y, self.lr)
+
+    def params(self):
+        return self.p
+
+
+def torch_trainer(loss_fn, params0, x, y, lr, compiled: bool):
+    """torch.optim.SGD on leaf tensors; `loss_fn(p, x, y)` written with torch ops, wrapped in
+    torch.compile when `compiled` (forward and AOT-autograd backward compiled, step eager)."""
+    import torch
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in params0.items()}
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    opt = torch.optim.SGD(list(p.values()), lr=lr)
+    f = torch.compile(loss_fn) if compiled else loss_fn
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = f(p, tx, ty)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    step.params = lambda: {k: v.detach().numpy() for k, v in p.items()}
+    return step
+
+
+def jax_trainer(loss_fn, params0, x, y, lr):
+    """jax.jit of value_and_grad plus the SGD update, parameters donated (updated in place)."""
+    import jax
+    state = {"p": jax.device_put(params0)}
+    jx, jy = jax.device_put(x), jax.device_put(y)
+
+    def sgd(p, x, y):
+        loss, g = jax.value_and_grad(loss_fn)(p, x, y)
+        return jax.tree_util.tree_map(lambda v, d: v - lr * d, p, g), loss
+    f = jax.jit(sgd, donate_argnums=0)
+
+    def step():
+        state["p"], loss = f(state["p"], jx, jy)
+        return loss.block_until_ready()
+    step.params = lambda: {k: np.asarray(v) for k, v in state["p"].items()}
+    return step
+
+
+def kiln_trainer(loss_fn, variables, x, y, lr):
+    """One kiln.jit'd step: GradientTape over `variables` (name -> kn.Variable, updated in
+    place by the native code) and kn.optim.SGD; `loss_fn(x, y)` closes over the variables."""
+    import kiln as kn
+    opt = kn.optim.SGD(lr)
+    vs = list(variables.values())
+
+    @kn.jit
+    def train_step(x, y):
+        with kn.GradientTape() as tape:
+            loss = loss_fn(x, y)
+        opt.apply_gradients(zip(tape.gradient(loss, vs), vs))
+        return loss
+
+    step = lambda: train_step(x, y)  # noqa: E731
+    step.jitted, step.args = train_step, (x, y)
+    step.params = lambda: {k: v.numpy() for k, v in variables.items()}
+    return step
+
+
+def training_impls(numpy_step, torch_loss, jax_loss, kiln_build, params0, x, y, lr):
+    """Implementations of one training step: NumPy by hand, torch eager / torch.compile,
+    jax.jit, kiln (`kiln_build(params0, x, y, lr)` returns a trainer or raises NotSupported)."""
+    return [("kiln", lambda: kiln_build(params0, x, y, lr)),
+            ("numpy", lambda: NumpyTrainer(numpy_step, params0, x, y, lr)),
+            ("torch eager", lambda: torch_trainer(torch_loss, params0, x, y, lr, False)),
+            ("torch.compile", lambda: torch_trainer(torch_loss, params0, x, y, lr, True)),
+            ("jax.jit", lambda: jax_trainer(jax_loss, params0, x, y, lr))]
+
+
+def expect_training(numpy_step, params0, x, y, lr, steps: int = 3, rtol: float = 1e-3) -> Callable:
+    """`verify` for a trainer: `steps` losses, and each parameter's total update (not the
+    parameter itself, whose initial value would hide a wrong gradient), against the float64
+    NumPy reference run from the same initial parameters. A float32 parameter rounds each
+    update to its ulp, so the updates may also differ by `steps` ulps of the parameter."""
+    ref = NumpyTrainer(numpy_step, params0, x, y, lr, np.float64)
+    ref_losses = [float(ref()) for _ in range(steps)]
+    p0 = {k: v.astype(np.float64) for k, v in params0.items()}
+
+    def verify(trainer):
+        check("losses", [float(to_numpy(trainer())) for _ in range(steps)], ref_losses, rtol)
+        got = trainer.params()
+        for k in p0:
+            ulps = steps * np.spacing(np.abs(params0[k])).astype(np.float64)
+            check(f"update of {k}", to_numpy(got[k]) - p0[k], ref.params()[k] - p0[k], rtol, ulps)
+    return verify
+
+
+def init_params(shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Seeded float32 parameters: uniform(+-1/sqrt(fan_in)) weights (PyTorch's default scale),
+    small uniform biases (nonzero so their gradients are checked against a moving target)."""
+    r = rng(1)
+    out = {}
+    for name, shape in shapes.items():
+        fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]  # OIHW or (in, out)
+        bound = 1 / np.sqrt(fan_in) if len(shape) > 1 else 0.1
+        out[name] = r.uniform(-bound, bound, shape).astype(np.float32)
+    return out
+
+
+# ----------------------------------------------------------------------------- shared math
+
+
+def softmax_ce_numpy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean sparse softmax cross-entropy and its gradient w.r.t. the logits, by hand."""
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = np.log(s[:, 0]).sum() / n - shifted[rows, labels].sum() / n
+    grad = e / s
+    grad[rows, labels] -= 1
+    return loss, grad / logits.dtype.type(n)
+
+
+def softmax_ce_torch(logits, labels):
+    import torch.nn.functional as F
+    return F.cross_entropy(logits, labels)
+
+
+def softmax_ce_jax(logits, labels):
+    import jax
+    import jax.numpy as jnp
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1))
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass
+class Row:
+    impl: str
+    seconds: float | None = None  # median
+    status: str = "ok"  # ok | not yet supported | WRONG | ERROR
+    note: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    min_seconds: float | None = None  # fastest sample
+
+
+@dataclass
+class Result:
+    """One workload's table: rows (kiln first), extra metric columns, the issue's goal."""
+    id: str
+    title: str
+    rows: list[Row]
+    columns: dict[str, str] = field(default_factory=dict)  # metric key -> format, e.g. "{:.1f}"
+    goal: str = ""
+    met: bool | None = None
+    notes: list[str] = field(default_factory=list)
+    short: str = ""  # its name in the summary
+
+    def row(self, impl: str) -> Row | None:
+        return next((r for r in self.rows if r.impl == impl and r.seconds is not None), None)
+
+    def best_anchor(self) -> Row | None:
+        timed = [r for r in self.rows if r.impl != "kiln" and r.seconds is not None]
+        return min(timed, key=lambda r: r.seconds) if timed else None
+
+    def kiln_ratio(self) -> float | None:
+        k, b = self.row("kiln"), self.best_anchor()
+        return k.seconds / b.seconds if k and b else None
+
+    def ratio_to(self, impl: str) -> float | None:
+        k, a = self.row("kiln"), self.row(impl)
+        return k.seconds / a.seconds if k and a else None
+
+    def judge(self, limit: float, vs: str | None = None, also: bool = True) -> None:
+        """Goal met: kiln's time <= `limit` x the best anchor's (or `vs`'s), and `also`."""
+        r = self.kiln_ratio() if vs is None else self.ratio_to(vs)
+        self.met = None if r is None else (r <= limit and also)
+
+    def failures(self) -> list[Row]:
+        return [r for r in self.rows if r.status in ("WRONG", "ERROR")]
+
+
+def measure(impl: str, build: Callable, verify: Callable, settings: Settings) -> Row | None:
+    """Build, check, time one implementation. None when its framework is not installed."""
+    try:
+        call = build()
+    except ImportError:
+        return None
+    except NotSupported as e:
+        return Row(impl, status="not yet supported", note=str(e))
+    except Exception as e:  # noqa: BLE001 - reported in the table and by the exit status
+        return failed(impl, "ERROR", f"{type(e).__name__}: {e}")
+    try:
+        verify(call)
+        median, fastest = sample_times(call, settings)
+        return Row(impl, median, min_seconds=fastest)
+    except WrongResult as e:
+        return failed(impl, "WRONG", str(e))
+    except Exception as e:  # noqa: BLE001
+        return failed(impl, "ERROR", f"{type(e).__name__}: {e}")
+
+
+def measure_all(impls: list[tuple[str, Callable]], verify: Callable, settings: Settings) -> list[Row]:
+    rows = [measure(name, build, verify, settings) for name, build in impls]
+    return [r for r in rows if r is not None]
+
+
+def failed(impl: str, status: str, note: str) -> Row:
+    print(f"!!! {impl}: {status}: {note}", file=sys.stderr, flush=True)
+    return Row(impl, status=status, note=note.splitlines()[0][:300] if note else "")
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "-"
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}" if s / scale < 100 else f"{s / scale:.0f} {unit}"
+    return f"{s * 1e9:.0f} ns"
+
+
+def fmt_ratio(r: float | None) -> str:
+    return "-" if r is None else f"{r:.2f}x"
+
+
+def table(res: Result) -> str:
+    """One workload: each implementation's median time, its ratio to the best anchor, metrics."""
+    best = res.best_anchor()
+    head = (f"{'impl':<15}{'median':>11}{'vs best anchor':>16}" + "".join(f"{c:>12}" for c in res.columns)
+            + f"{'min':>11}")
+    lines = [f"{res.id}: {res.title}", head, "-" * len(head)]
+    for r in res.rows:
+        if r.seconds is None:
+            lines.append(f"{r.impl:<15}{'-':>11}   {r.status}: {r.note}")
+            continue
+        ratio = fmt_ratio(r.seconds / best.seconds) if best else "-"
+        cells = "".join(f"{fmt.format(r.metrics[c]) if c in r.metrics else '-':>12}"
+                        for c, fmt in res.columns.items())
+        lines.append(f"{r.impl:<15}{fmt_time(r.seconds):>11}{ratio:>16}{cells}{fmt_time(r.min_seconds):>11}")
+    lines += [f"  {n}" for n in res.notes]
+    return "\n".join(lines)
+
+
+def summary(results: list[Result]) -> str:
+    """kiln next to the best anchor for every workload, with the issue's goal."""
+    head = (f"{'workload':<26}{'kiln':>10}{'best anchor':>26}{'kiln/best':>11}  {'goal':<31}met")
+    lines = ["Summary", head, "-" * len(head)]
+    for res in results:
+        k, b = res.row("kiln"), res.best_anchor()
+        status = next((r.status for r in res.rows if r.impl == "kiln"), "-")
+        kiln = fmt_time(k.seconds) if k else {"not yet supported": "n/a"}.get(status, status)
+        anchor = f"{b.impl} {fmt_time(b.seconds)}" if b else "-"
+        met = {True: "yes", False: "NO", None: "-"}[res.met]
+        lines.append(f"{res.id + ' ' + (res.short or res.title):<26.26}{kiln:>10}{anchor:>26}"
+                     f"{fmt_ratio(res.kiln_ratio()):>11}  {res.goal:<31}{met}")
     return "\n".join(lines)
