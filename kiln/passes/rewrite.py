@@ -69,40 +69,15 @@ def rewrite(g: Graph, rule_set: str) -> Graph:
     return out
 
 
-class _Uses:
-    """Use counts in the graph a round started from; rules ask through `use_count`."""
-
-    counts: dict[Value, int] = {}
-    original: dict[Value, Value] = {}  # a copied node's new output -> the Value it replaces
-
-
-def _live_uses(g: Graph) -> Counter[Value]:
-    """Uses by nodes that reach an output or an effect (dead nodes left by earlier rewrites
-    do not count)."""
-    counts: Counter[Value] = Counter(g.outputs)
-    for n in reversed(g.nodes):
-        if "effectful" in get(n.op).traits or any(counts[v] for v in n.outputs):
-            counts.update(n.inputs)
-    return counts
-
-
-def use_count(v: Value) -> int:
-    """How many node inputs and graph outputs read v (in the graph being rewritten)."""
-    return _Uses.counts.get(_Uses.original.get(v, v), 0)
-
-
 def _round(g: Graph, by_op: dict[str | None, list[Rule]]) -> Graph:
     subst: dict[Value, Value] = {}
     nodes: list[Node] = []
     changed = False
-    _Uses.counts = _live_uses(g)
-    _Uses.original = {}
     for node in g.nodes:
         n = node
         inputs = tuple(subst.get(v, v) for v in n.inputs)
         if inputs != n.inputs:
             n = copy_node(n, inputs, subst)
-            _Uses.original.update(zip(n.outputs, node.outputs))
             changed = True
         fired = _apply(n, by_op, nodes)
         if fired is None:

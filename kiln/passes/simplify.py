@@ -12,7 +12,7 @@ from ..ir import dtypes as dt
 from ..ir.builder import Emitter
 from ..ir.graph import Graph, Node, Value
 from .manager import graph_pass
-from .rewrite import constant_of, is_splat, producer, rewrite, rule, use_count
+from .rewrite import constant_of, is_splat, producer, rewrite, rule
 
 S = "simplify"
 
@@ -210,22 +210,6 @@ def sum_of_negated(n: Node, e: Emitter) -> Value | None:
     if inner is None:
         return None
     return e.negative(e.sum(inner.inputs[0], **n.attrs))
-
-
-@rule(S, "sum", "prod", "max", "min")
-def reduce_of_reduce(n: Node, e: Emitter) -> Value | None:
-    """r(r(x, A), B) → r(x, A ∪ B'), B' being B in x's axes, when the inner result has no other
-    use: one reduction kernel instead of two (sums re-associate, as any reduction order may)."""
-    inner = producer(n.inputs[0], n.op)
-    if inner is None or use_count(n.inputs[0]) != 1:
-        return None
-    x = inner.inputs[0]
-    a = tuple(ax % max(x.ndim, 1) for ax in inner.attrs["axes"])
-    kept = range(x.ndim) if inner.attrs["keepdims"] else [d for d in range(x.ndim) if d not in a]
-    kept = list(kept)
-    b = tuple(kept[ax % max(len(kept), 1)] for ax in n.attrs["axes"])
-    axes = tuple(sorted(set(a) | set(b)))
-    return e.reshape_to(getattr(e, n.op)(x, axes=axes, keepdims=False), n.out.shape)
 
 
 @graph_pass("simplify")
