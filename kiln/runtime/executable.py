@@ -44,21 +44,24 @@ class Executable:
         # NOTE: a result array nobody references any more is written again by the next call
         # (big fresh arrays cost page faults); one still referenced is never touched.
         self.recycled: list[np.ndarray | None] = [None] * len(self.out_slots)
+        self.in_slots = self.arg_slots + self.state_slots
+        self.bound: list[np.ndarray | None] = [None] * len(self.table)  # the array each slot points into
+        self.table_address = ctypes.addressof(self.table)
 
     def __call__(self, args: list[np.ndarray], states: list[np.ndarray]) -> list[np.ndarray]:
         """Run once. `args` must already be C-contiguous arrays of the compiled dtypes."""
-        table = self.table
-        for slot, a in zip(self.arg_slots, args):
-            table[slot] = a.ctypes.data
-        for slot, a in zip(self.state_slots, states):
-            table[slot] = a.ctypes.data
+        table, bound = self.table, self.bound
+        for slot, a in zip(self.in_slots, (*args, *states)):
+            if bound[slot] is not a:  # NOTE: `.ctypes.data` costs microseconds; an array's data never moves
+                bound[slot] = a
+                table[slot] = a.ctypes.data
         outs = []
         for i, (slot, shape, dtype) in enumerate(self.out_slots):
             o = self.recycled[i]
             if o is None or sys.getrefcount(o) > 3:  # the caller still holds last call's result
                 o = np.empty(shape, dtype)
-            table[slot] = o.ctypes.data
+                table[slot] = o.ctypes.data
             outs.append(o)
-        self.fn(ctypes.addressof(table))
+        self.fn(self.table_address)
         self.recycled = outs
         return outs
