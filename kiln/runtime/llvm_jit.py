@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import threading
 from dataclasses import dataclass
 
@@ -91,4 +92,6 @@ def start_pool(pool_ir: str, threads: int) -> None:
     llvm.add_symbol("kiln_parallel_for", loaded.address)
     start = ctypes.CFUNCTYPE(None, ctypes.c_int32)(_engine().get_function_address("kiln_pool_start"))
     start(threads)
+    # a forked child has no worker threads: it runs every kernel on its own thread
+    os.register_at_fork(after_in_child=lambda: start(1))
     _pool_threads.append(threads)
