@@ -187,8 +187,7 @@ class JitFunction:
             bound = self.sig.bind(*args, **kwargs)
         except TypeError as e:
             raise TypeError(f"{self.__name__}{self.sig}: {e}") from None
-        bound.apply_defaults()
-        statics, dynamic = [], []
+        statics, dynamic = [], []  # NOTE: parameters left to their defaults stay Python values (as in JAX)
         for name, value in bound.arguments.items():
             if name in self.static:
                 try:

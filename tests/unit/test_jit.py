@@ -163,6 +163,9 @@ def test_scalar_type_change_retraces():
 
 
 def test_keyword_and_default_arguments_share_the_signature():
+    """Positional and keyword spellings share a trace; a parameter left to its default stays a
+    Python value (as in JAX, so library functions with int options can be jitted), and passing
+    it traces it once, as a weak scalar."""
     @kn.jit
     def f(x, y, scale=2.0):
         return (x - y) * scale
@@ -170,9 +173,20 @@ def test_keyword_and_default_arguments_share_the_signature():
     one, zero = np.ones(2, np.float32), np.zeros(2, np.float32)
     np.testing.assert_array_equal(np.asarray(f(one, zero)), [2, 2])
     np.testing.assert_array_equal(np.asarray(f(y=zero, x=one)), [2, 2])
+    assert f.trace_count == 1
     np.testing.assert_array_equal(np.asarray(f(one, zero, 5.0)), [5, 5])
     np.testing.assert_array_equal(np.asarray(f(one, y=zero, scale=-1.0)), [-1, -1])
-    assert f.trace_count == 1
+    assert f.trace_count == 2
+
+
+def test_defaults_stay_python_values():
+    @kn.jit
+    def f(x, axis=0, square=False):
+        y = x.sum(axis=axis)  # a traced axis or flag could not steer Python here
+        return y * y if square else y
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(np.asarray(f(x)), [3, 5, 7])
 
 
 def test_out_of_range_python_int_is_not_silently_wrapped():

@@ -1,10 +1,11 @@
 """kn.nn: functional ops, losses, initializers, Module and layers (API.md § kiln.nn)."""
 from . import init
+from .conv import avg_pool2d, conv2d, global_avg_pool2d, max_pool2d
 from .functional import dropout, gelu, leaky_relu, linear, log_softmax, relu, sigmoid, softmax, softplus, tanh
 from .layers import Dense, Dropout, Flatten, ReLU, Sequential
 from .losses import binary_cross_entropy, huber, mse, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .module import Module, load
 
-__all__ = ["init", "dropout", "gelu", "leaky_relu", "linear", "log_softmax", "relu", "sigmoid", "softmax",
+__all__ = ["init", "avg_pool2d", "conv2d", "global_avg_pool2d", "max_pool2d", "dropout", "gelu", "leaky_relu", "linear", "log_softmax", "relu", "sigmoid", "softmax",
            "softplus", "tanh", "Dense", "Dropout", "Flatten", "ReLU", "Sequential", "binary_cross_entropy",
            "huber", "mse", "softmax_cross_entropy", "sparse_softmax_cross_entropy", "Module", "load"]
