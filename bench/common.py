@@ -373,24 +373,29 @@ class Result:
         return [r for r in self.rows if r.status in ("WRONG", "ERROR")]
 
 
-def measure(impl: str, build: Callable, verify: Callable, settings: Settings) -> Row | None:
-    """Build, check, time one implementation. None when its framework is not installed."""
+def guarded(impl: str, attempt: Callable[[], Row]) -> Row | None:
+    """`attempt()`'s row; None when the framework is missing, a "not yet supported" row, or a
+    WRONG / ERROR row for a failure (reported in the table and by the exit status)."""
     try:
-        call = build()
+        return attempt()
     except ImportError:
         return None
     except NotSupported as e:
         return Row(impl, status="not yet supported", note=str(e))
-    except Exception as e:  # noqa: BLE001 - reported in the table and by the exit status
-        return failed(impl, "ERROR", f"{type(e).__name__}: {e}")
-    try:
-        verify(call)
-        median, fastest = sample_times(call, settings)
-        return Row(impl, median, min_seconds=fastest)
     except WrongResult as e:
         return failed(impl, "WRONG", str(e))
     except Exception as e:  # noqa: BLE001
         return failed(impl, "ERROR", f"{type(e).__name__}: {e}")
+
+
+def measure(impl: str, build: Callable, verify: Callable, settings: Settings) -> Row | None:
+    """Build, check, time one implementation. None when its framework is not installed."""
+    def attempt() -> Row:
+        call = build()
+        verify(call)
+        median, fastest = sample_times(call, settings)
+        return Row(impl, median, min_seconds=fastest)
+    return guarded(impl, attempt)
 
 
 def measure_all(impls: list[tuple[str, Callable]], verify: Callable, settings: Settings) -> list[Row]:
@@ -447,3 +452,14 @@ def summary(results: list[Result]) -> str:
         lines.append(f"{res.id + ' ' + (res.short or res.title):<26.26}{kiln:>10}{anchor:>26}"
                      f"{fmt_ratio(res.kiln_ratio()):>11}  {res.goal:<31}{met}")
     return "\n".join(lines)
+
+
+def training_workload(wid: str, title: str, short: str, limit: float, module, settings: Settings) -> list[Result]:
+    """Run a training-step workload module (its setup, impls, numpy_step and LR) and judge
+    kiln against `limit` x the best anchor."""
+    params0, x, y = module.setup()
+    rows = measure_all(module.impls(params0, x, y), expect_training(module.numpy_step, params0, x, y, module.LR),
+                       settings)
+    res = Result(wid, title, rows, short=short, goal=f"<= {limit}x best")
+    res.judge(limit)
+    return [res]

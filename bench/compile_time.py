@@ -9,7 +9,7 @@ import contextlib
 import warnings
 
 from . import w3_mlp, w4_lenet
-from .common import NotSupported, Result, Row, Settings, failed, first_call_time
+from .common import Result, Row, Settings, first_call_time, guarded
 
 GOALS = {"W3": 0.5, "W4": 1.0}  # seconds, kiln's first call
 
@@ -40,18 +40,13 @@ RESETS = {"kiln": _kiln_reset, "jax.jit": _jax_reset, "torch.compile": _torch_re
 
 
 def _first_call(impl, build, repeat) -> Row | None:
-    try:
+    def attempt() -> Row:
         reset = RESETS[impl]
         reset()  # also imports the framework: ImportError when it is not installed
         with _torch_no_disk_cache() if impl == "torch.compile" else contextlib.nullcontext():
             median, fastest = first_call_time(build, reset, repeat)
         return Row(impl, median, min_seconds=fastest)
-    except ImportError:
-        return None
-    except NotSupported as e:
-        return Row(impl, status="not yet supported", note=str(e))
-    except Exception as e:  # noqa: BLE001 - reported in the table and by the exit status
-        return failed(impl, "ERROR", f"{type(e).__name__}: {e}")
+    return guarded(impl, attempt)
 
 
 def run(settings: Settings) -> list[Result]:

@@ -2,10 +2,13 @@
 on a batch of 256: forward, backward and the in-place parameter update in one call."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from .common import (Result, Settings, expect_training, init_params, kiln_trainer, measure_all, rng,
-                     softmax_ce_jax, softmax_ce_numpy, softmax_ce_torch, training_impls)
+from .common import (Result, Settings, init_params, kiln_trainer, rng,
+                     softmax_ce_jax, softmax_ce_numpy, softmax_ce_torch, training_impls,
+                     training_workload)
 
 BATCH, LR = 256, 0.1
 SHAPES = {"w1": (784, 256), "b1": (256,), "w2": (256, 10), "b2": (10,)}
@@ -56,8 +59,4 @@ def impls(params0, x, y):
 
 
 def run(settings: Settings) -> list[Result]:
-    params0, x, y = setup()
-    rows = measure_all(impls(params0, x, y), expect_training(numpy_step, params0, x, y, LR), settings)
-    res = Result("W3", "MLP 784-256-10 SGD step, batch 256", rows, short="MLP SGD step", goal="<= 0.85x best")
-    res.judge(0.85)
-    return [res]
+    return training_workload("W3", "MLP 784-256-10 SGD step, batch 256", "MLP SGD step", 0.85, sys.modules[__name__], settings)

@@ -6,11 +6,14 @@ kiln has no convolution yet: its row says "not yet supported" until `kn.nn.conv2
 `kn.nn.avg_pool2d` exist, and then `kiln_build` below (written to the API contract) runs."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .common import (NotSupported, Result, Settings, expect_training, init_params, kiln_trainer,
-                     measure_all, rng, softmax_ce_jax, softmax_ce_numpy, softmax_ce_torch, training_impls)
+from .common import (NotSupported, Result, Settings, init_params, kiln_trainer,
+                     rng, softmax_ce_jax, softmax_ce_numpy, softmax_ce_torch, training_impls,
+                     training_workload)
 
 BATCH, LR = 128, 0.1
 SHAPES = {"c1w": (6, 1, 5, 5), "c1b": (6,), "c2w": (16, 6, 5, 5), "c2b": (16,),
@@ -130,8 +133,4 @@ def impls(params0, x, y):
 
 
 def run(settings: Settings) -> list[Result]:
-    params0, x, y = setup()
-    rows = measure_all(impls(params0, x, y), expect_training(numpy_step, params0, x, y, LR), settings)
-    res = Result("W4", "d2l LeNet SGD step, batch 128", rows, short="LeNet SGD step", goal="<= 0.5x best")
-    res.judge(0.5)
-    return [res]
+    return training_workload("W4", "d2l LeNet SGD step, batch 128", "LeNet SGD step", 0.5, sys.modules[__name__], settings)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 
 import kiln as kn
 from _train import accuracy, arguments, fit, plot

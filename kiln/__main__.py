@@ -66,6 +66,8 @@ def _dump(ns: argparse.Namespace) -> int:
     print("== optimised IR ==", lowered.as_text(), sep="\n")
     print(f"== kernels: {counts['fused']} (unfused: {counts['unfused']}) ==", lowered.as_kernels(), sep="\n")
     print("== memory ==", lowered.memory(), sep="\n")
+    from .passes.rewrite import HITS
+    print("== rewrite rules fired ==", ", ".join(f"{k} x{n}" for k, n in HITS.most_common()) or "none", sep="\n")
     print(f"== compile time: trace {t1 - t0:.3f}s, passes+kernels {t2 - t1:.3f}s, "
           f"LLVM+load {t3 - t2:.3f}s ==")
     print("== LLVM IR ==", compiled.as_llvm_ir(), sep="\n")

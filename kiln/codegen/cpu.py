@@ -15,7 +15,7 @@ from ..ir import dtypes as dt
 from ..ir.kernel import Expr, Gemm, Kernel, Reduction, refs
 from ..ir.program import Program
 from ..ir.target import Target
-from .loops import loop, nest
+from .loops import nest
 from .scalar import I64, I8, PTR, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type, memory_type
 
 

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from ..ir.graph import Graph, Node, Value
-from ..ir.kernel import Expr, Gemm, Kernel, KernelBuilder, Reduction, Store, loads, make_kernel
+from ..ir.kernel import Expr, Gemm, Kernel, KernelBuilder, Reduction, Store, make_kernel
 from ..ir.opdef import get
 from ..ir.program import Buffer, Program
 

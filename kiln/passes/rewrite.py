@@ -7,7 +7,6 @@ or one built with the Emitter `e`, whose nodes land just before the node) or Non
 """
 from __future__ import annotations
 
-import inspect
 import logging
 from collections import Counter
 from dataclasses import dataclass
