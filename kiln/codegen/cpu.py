@@ -15,7 +15,7 @@ from ..ir import dtypes as dt
 from ..ir.kernel import Expr, Gemm, Kernel, Reduction, refs
 from ..ir.program import Program
 from ..ir.target import Target
-from .loops import nest
+from .loops import nest, small_nest
 from .scalar import I64, I8, PTR, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type, memory_type
 
 
@@ -134,7 +134,7 @@ class _KernelEmitter:
         em = self.emitter(ivs, accs=results)
         point = self.evaluate(em, [s for s in k.stores if s not in inner])
         if inner:  # the row pass reads what the point stores will overwrite, so it runs first
-            nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, results, em.memo), inner), "m")
+            small_nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, results, em.memo), inner), "m")
         self.flush(point)
 
     def reduce_pass(self, ivs: list[ir.Value], reds: list[Reduction], earlier: list[ir.Value]) -> list[ir.Value]:
@@ -158,7 +158,7 @@ class _KernelEmitter:
                     b.store(b.select(better, self._flat(rivs, self.k.rshape), b.load(p, typ=I64)), p)
                 else:
                     b.store(_combine(b, em, r.kind, d, cur, v), a)
-        nest(b, self.k.rshape, step, "r")
+        small_nest(b, self.k.rshape, step, "r")
         return [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
                 for r, a, p in zip(reds, accs, pos)]
 
@@ -237,27 +237,43 @@ def parallel(k: Kernel) -> bool:
     return k.size * max(math.prod(k.rshape), 1) >= PARALLEL_WORK
 
 
-def emit_module(program: Program, target: Target, sym: str, threads: int = 1) -> ir.Module:
+def profile_symbol(sym: str) -> str:
+    """The global array of i64 where a profiling build adds each kernel's cycle count."""
+    return f"{sym}.cycles"
+
+
+def emit_module(program: Program, target: Target, sym: str, threads: int = 1, profile: bool = False
+                ) -> ir.Module:
     """The whole program as one LLVM module whose entry symbol is `sym`; with threads > 1,
-    large kernels run through the runtime's `kiln_parallel_for`."""
+    large kernels run through the runtime's `kiln_parallel_for`. With `profile`, the entry
+    adds the cycles each kernel took to `profile_symbol(sym)[kernel]`."""
     module = ir.Module(name=sym)
     module.triple = target.triple
     entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), sym)
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     pfor = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]), "kiln_parallel_for") \
         if threads > 1 else None
+    cycles = clock = None
+    if profile:
+        cycles = ir.GlobalVariable(module, ir.ArrayType(I64, max(len(program.kernels), 1)), profile_symbol(sym))
+        cycles.initializer = ir.Constant(cycles.value_type, None)
+        clock = ir.Function(module, ir.FunctionType(I64, []), "llvm.readcyclecounter")
     for n, k in enumerate(program.kernels):
         fn = _KernelEmitter(module, k, f"{sym}.k{n}", program).emit()
         if k.size == 0 and not k.gemm:
             continue
+        start = b.call(clock, []) if profile else None
         outer = I64(k.shape[0] if k.shape else 1)
         if pfor is not None and parallel(k):
             b.call(pfor, [fn, entry.args[0], outer])
         else:
             b.call(fn, [entry.args[0], I64(0), outer])
+        if profile:
+            slot = b.gep(cycles, [I64(0), I64(n)], inbounds=True)
+            b.store(b.add(b.load(slot, typ=I64), b.sub(b.call(clock, []), start)), slot)
     b.ret_void()
     return module
 
 
-def emit_llvm(program: Program, target: Target, sym: str, threads: int = 1) -> str:
-    return str(emit_module(program, target, sym, threads))
+def emit_llvm(program: Program, target: Target, sym: str, threads: int = 1, profile: bool = False) -> str:
+    return str(emit_module(program, target, sym, threads, profile))

@@ -1,6 +1,9 @@
 """Counted loops and loop nests in the canonical form LLVM's vectorizer expects."""
 from __future__ import annotations
 
+import itertools
+import math
+
 from llvmlite import ir
 
 I64 = ir.IntType(64)
@@ -34,3 +37,17 @@ def nest(b: ir.IRBuilder, dims, body, prefix: str, first: tuple[ir.Value, ir.Val
         lo, hi = first if (d == 0 and first) else (I64(0), I64(dims[d]))
         loop(b, lo, hi, lambda i: level(d + 1, ivs + [i]), f"{prefix}{d}")
     level(0, [])
+
+
+UNROLL = 32  # reduction spaces up to this many points are written out, not looped
+
+
+def small_nest(b: ir.IRBuilder, dims, body, prefix: str) -> None:
+    """`nest`, but a space of at most UNROLL points becomes straight-line code with constant
+    indices: a 5x5 window sum then folds its index arithmetic, and the loop around it (over
+    output pixels) is the one the vectorizer sees."""
+    if math.prod(dims) > UNROLL:
+        nest(b, dims, body, prefix)
+        return
+    for point in itertools.product(*(range(n) for n in dims)):
+        body([I64(i) for i in point])

@@ -9,7 +9,7 @@ from . import mathlib
 
 from ..ir import dtypes as dt
 from ..ir.dtypes import DType
-from ..ir.kernel import Expr
+from ..ir.kernel import GUARD, Expr
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64 = ir.FloatType(), ir.DoubleType()
@@ -66,10 +66,34 @@ class ScalarEmitter:
                 v = constant(e.dtype, e.attr)
             elif e.op in ("idx", "ridx", "acc", "load"):
                 v = self.leaf(e)
+            elif e.op == "select" and e.attr == GUARD:
+                v = self.guarded(*e.args)
             else:
                 v = getattr(self, "op_" + e.op)(e, *[self(a) for a in e.args])
             self.memo[id(e)] = v
         return v
+
+    def guarded(self, c: Expr, a: Expr, fill: Expr) -> ir.Value:
+        """Branch around a's evaluation; values first computed inside the branch do not
+        dominate what follows, so they leave the memo with it."""
+        b = self.b
+        cond, other = self(c), self(fill)
+        before = b.block
+        inside = b.append_basic_block("guard.in")
+        after = b.append_basic_block("guard.out")
+        b.cbranch(cond, inside, after)
+        b.position_at_end(inside)
+        known = set(self.memo)
+        value = self(a)
+        last = b.block
+        b.branch(after)
+        for k in set(self.memo) - known:
+            del self.memo[k]
+        b.position_at_end(after)
+        phi = b.phi(value.type)
+        phi.add_incoming(value, last)
+        phi.add_incoming(other, before)
+        return phi
 
     def _arg_dtype(self, e: Expr) -> DType:
         return e.args[0].dtype

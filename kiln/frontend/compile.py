@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import config as cfg
-from ..codegen.cpu import emit_llvm
+from ..codegen.cpu import emit_llvm, profile_symbol
 from ..codegen.pool import pool_module
 from ..ir.export import to_dot
 from ..ir.graph import Graph
@@ -20,6 +20,7 @@ from ..passes.pipelines import DEFAULT
 from ..runtime import blas, llvm_jit
 from ..runtime.cache import CACHE, key_of
 from ..runtime.executable import Executable
+from ..runtime.profile import Profiled
 
 log = logging.getLogger("kiln.compile")
 
@@ -110,16 +111,19 @@ def _threads() -> int:
 
 def _compile_program(graph: Graph, program: Program) -> Compiled:
     target = llvm_jit.host_target()
-    key = key_of(print_graph(graph), f"{target} {_policy()} threads={_threads()}")
+    profile = cfg.get().profile
+    key = key_of(print_graph(graph), f"{target} {_policy()} threads={_threads()} profile={profile}")
 
     def build() -> Compiled:
         t0 = time.perf_counter()
         sym = f"kiln_{graph.name}_{key[:16]}"
-        text = emit_llvm(program, target, sym, _threads())
+        text = emit_llvm(program, target, sym, _threads(), profile)
         t1 = time.perf_counter()
         loaded = llvm_jit.load(text, sym)
         t2 = time.perf_counter()
         exe = Executable(program, loaded)
+        if profile:
+            exe = Profiled(exe, graph.name, llvm_jit.global_address(profile_symbol(sym)))
         c = Compiled(graph, program, exe, text, {"codegen": t1 - t0, "llvm": t2 - t1})
         log.debug("compiled %s: codegen %.1f ms, llvm %.1f ms", graph.name, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
         return c

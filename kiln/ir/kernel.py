@@ -23,6 +23,7 @@ SCALAR_OPS = frozenset(("const", "idx", "ridx", "acc", "load", "select", "cast")
 COMPARE = frozenset(("lt", "le", "gt", "ge", "eq", "ne"))
 REDUCTIONS = frozenset(("sum", "prod", "max", "min", "argmax", "argmin"))
 INDEX = dt.int64
+GUARD = "guard"  # attr of a select whose true operand is evaluated only where its condition holds
 
 
 class Expr:
@@ -208,6 +209,14 @@ class KernelBuilder:
             return a if c.attr else b
         return self._mk("select", a.dtype, (c, a, b))
 
+    def guard(self, c: Expr, a: Expr, fill: Expr) -> Expr:
+        """`c ? a : fill` where `a` is evaluated only where c holds, so its loads may index
+        outside their buffer elsewhere (padding, window borders): no clamping, and a loop
+        over such points vectorizes with masked loads."""
+        if c.is_const:
+            return a if c.attr else fill
+        return self._mk("select", a.dtype, (c, a, fill), GUARD)
+
     def cast(self, x: Expr, dtype: DType) -> Expr:
         if x.dtype is dtype:
             return x
@@ -262,12 +271,12 @@ class KernelBuilder:
         return off
 
     def delinear(self, off: Expr, shape: tuple[int, ...]) -> tuple[Expr, ...]:
-        """Inverse of `linear`."""
+        """Inverse of `linear` for an offset inside `shape` (the outermost index needs no mod)."""
         out = []
-        for n in reversed(shape):
+        for n in reversed(shape[1:]):
             out.append(self.mod(off, self.const(n)))
             off = self.floordiv(off, self.const(n))
-        return tuple(reversed(out))
+        return (off,) + tuple(reversed(out)) if shape else ()
 
 
 def _floordiv(a: int, b: int) -> int:

@@ -88,8 +88,9 @@ class _Group:
 
     @property
     def plain(self) -> bool:
-        """A reduction of one input (not a contraction): siblings and map members may join."""
-        return self.fusible and "contraction" not in get(self.leader.op).traits
+        """A reduction visiting each element of its one input once per point (not a
+        contraction, not a gather like col2im): siblings and map members may join."""
+        return self.fusible and not {"contraction", "gather"} & get(self.leader.op).traits
 
     @property
     def rshape(self) -> tuple[int, ...]:
@@ -226,7 +227,7 @@ class _Lowering:
                 continue
             same_point = _canon(g.leader.out.shape) == _canon(n.out.shape)
             if op.reduce:
-                kind = "reduce" if g.plain and "contraction" not in op.traits and same_point \
+                kind = "reduce" if g.plain and not {"contraction", "gather"} & op.traits and same_point \
                     and get(g.leader.op).rshape(g.leader) == op.rshape(n) else None
             elif op.scalar or op.index:
                 kind = "point" if same_point else \

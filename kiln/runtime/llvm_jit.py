@@ -80,6 +80,11 @@ def load(llvm_ir: str, entry: str) -> Loaded:
         return Loaded(mod, engine.get_function_address(entry))
 
 
+def global_address(name: str) -> int:
+    """Where a global of a loaded module lives (profiling counters)."""
+    return _engine().get_global_value_address(name)
+
+
 _pool_threads: list[int] = []
 
 

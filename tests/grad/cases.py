@@ -153,6 +153,34 @@ def concatenate(data, rng):
     return Drawn(parts, {"axis": axis}, diff=tuple(range(k)))
 
 
+def _window(data, h: int, w: int) -> dict:
+    """Window attrs (kernel, stride, padding, dilation) that fit an h x w image."""
+    while True:
+        k = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+        s = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+        d = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
+        p = tuple((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in range(2))
+        if all(n + lo + hi >= dd * (kk - 1) + 1 for n, kk, dd, (lo, hi) in zip((h, w), k, d, p)):
+            return {"stride": s, "padding": p, "dilation": d, "kernel": k}
+
+
+def im2col(data, rng):
+    n, c, h, w = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)), data.draw(st.integers(1, 5)),
+                  data.draw(st.integers(1, 5)))
+    return Drawn([_u(rng, (n, c, h, w))], {**_window(data, h, w), "value": float(rng.uniform(-1, 1))})
+
+
+def col2im(data, rng):
+    from kiln.ir.ops.window import out_size
+    n, c, h, w = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)), data.draw(st.integers(1, 5)),
+                  data.draw(st.integers(1, 5)))
+    attrs = _window(data, h, w)
+    k = attrs.pop("kernel")
+    oh, ow = (out_size(m, kk, ss, lo, hi, dd) for m, kk, ss, (lo, hi), dd in
+              zip((h, w), k, attrs["stride"], attrs["padding"], attrs["dilation"]))
+    return Drawn([_u(rng, (n, c) + k + (oh, ow))], {**attrs, "size": (h, w)})
+
+
 def pad(data, rng):
     shape = _shape(data, min_dims=1)  # np.pad (the reference) refuses 0-d arrays
     pads = tuple((data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in shape)
@@ -240,4 +268,6 @@ CASES: dict[str, Callable] = {
     "gather_nd": gather_nd,
     "scatter_nd": scatter_nd,
     "matmul": matmul,
+    "im2col": im2col,
+    "col2im": col2im,
 }

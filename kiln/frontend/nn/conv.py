@@ -1,20 +1,24 @@
-"""Convolution and pooling (NCHW inputs, OIHW kernels), written as patch extraction plus a
-contraction or a reduction over each window, so autodiff needs no new rules and fusion sees
-ordinary ops: the patches become the operand of one GEMM per group (im2col), bias and
-activation fuse after it as epilogues.
+"""Convolution and pooling (NCHW inputs, OIHW kernels) over the registry's window ops.
+
+conv2d is im2col + one GEMM: the windows are laid out as (G, C/G·KH·KW, N·OH·OW) so the
+whole batch is a single BLAS call per group (not N small ones); bias and activation fuse
+after it as epilogues. Pooling reduces over the window axes, so fusion reads the input
+through the window index map and never materializes the windows. Gradients come from the
+ops' rules: col2im for im2col, the reductions' and matmul's own.
 """
 from __future__ import annotations
 
-from ...errors import ShapeError
+from ...errors import DTypeError, ShapeError
+from ...ir.ops.window import out_size
 from .. import ops
-from ..core import lift, user_loc
-from ..shape_ops import pad, reshape, stack
+from ..core import apply, lift, user_loc
+from ..shape_ops import reshape, transpose
 
 
 def _pair(v, name: str) -> tuple[int, int]:
     if isinstance(v, int):
         return v, v
-    if len(v) == 2 and all(isinstance(n, int) for n in v):
+    if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(n, int) for n in v):
         return int(v[0]), int(v[1])
     raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
 
@@ -23,65 +27,70 @@ def _padding(p) -> tuple[tuple[int, int], tuple[int, int]]:
     """int, (ph, pw) or ((top, bottom), (left, right))."""
     if isinstance(p, int):
         return (p, p), (p, p)
-    if len(p) == 2 and all(isinstance(n, int) for n in p):
-        return (p[0], p[0]), (p[1], p[1])
-    if len(p) == 2 and all(len(q) == 2 for q in p):
-        return (int(p[0][0]), int(p[0][1])), (int(p[1][0]), int(p[1][1]))
+    if isinstance(p, (tuple, list)) and len(p) == 2:
+        if all(isinstance(n, int) for n in p):
+            return (p[0], p[0]), (p[1], p[1])
+        if all(isinstance(q, (tuple, list)) and len(q) == 2 and all(isinstance(n, int) for n in q) for q in p):
+            return (int(p[0][0]), int(p[0][1])), (int(p[1][0]), int(p[1][1]))
     raise ValueError(f"padding must be an int, (ph, pw) or ((top, bottom), (left, right)), got {p!r}")
 
 
 def _windows(op: str, x, kernel, stride, padding, dilation, fill):
-    """(N, C, KH·KW, OH, OW): every window's elements, padded with `fill`."""
+    """(N, C, KH, KW, OH, OW): every window's elements, padding read as `fill`."""
     t = lift(x)
     if len(t.shape) != 4:
         raise ShapeError(f"{op}: expected an NCHW input of 4 dimensions, got shape {tuple(t.shape)}", op=op,
                          loc=user_loc())
-    (kh, kw), (sh, sw), (dh, dw) = _pair(kernel, "kernel"), _pair(stride, "stride"), _pair(dilation, "dilation")
-    (pt, pb), (pl, pr) = _padding(padding)
-    n, c, h, w = t.shape
-    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    if min(kh, kw, sh, sw, dh, dw) < 1 or min(pt, pb, pl, pr) < 0 or oh < 1 or ow < 1:
-        raise ShapeError(f"{op}: kernel {(kh, kw)}, stride {(sh, sw)}, padding {((pt, pb), (pl, pr))}, dilation "
-                         f"{(dh, dw)} do not fit an input of shape {tuple(t.shape)}", op=op, loc=user_loc())
-    if pt or pb or pl or pr:
-        t = pad(t, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=fill)
-    parts = [t[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
-             for i in range(kh) for j in range(kw)]
-    return stack(parts, axis=2) if len(parts) > 1 else ops.expand_dims(parts[0], 2), oh, ow
+    k, s, p, d = _pair(kernel, "kernel"), _pair(stride, "stride"), _padding(padding), _pair(dilation, "dilation")
+    sizes = [out_size(n, kk, ss, lo, hi, dd) for n, kk, ss, (lo, hi), dd in zip(t.shape[2:], k, s, p, d)]
+    if min(k + s + d) < 1 or min(p[0] + p[1]) < 0 or min(sizes) < 1:
+        raise ShapeError(f"{op}: kernel {k}, stride {s}, padding {p}, dilation {d} do not fit an input of shape "
+                         f"{tuple(t.shape)}", op=op, loc=user_loc())
+    return apply("im2col", [t], kernel=k, stride=s, padding=p, dilation=d, value=fill)
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups: int = 1):
     """Cross-correlation of x (N, C, H, W) with w (O, C/groups, KH, KW), plus bias b (O,)."""
-    wt = lift(w)
-    t = lift(x)
+    wt, t = lift(w), lift(x)
     if len(wt.shape) != 4 or len(t.shape) != 4:
         raise ShapeError(f"conv2d: expected input NCHW and kernel OIHW, got {tuple(t.shape)} and "
                          f"{tuple(wt.shape)}", op="conv2d", loc=user_loc())
     o, cg, kh, kw = wt.shape
-    if groups < 1 or t.shape[1] != cg * groups or o % groups:
+    if not isinstance(groups, int) or groups < 1 or t.shape[1] != cg * groups or o % groups:
         raise ShapeError(f"conv2d: input has {t.shape[1]} channels, kernel {tuple(wt.shape)} with groups={groups} "
                          f"needs {cg * groups} (and out channels divisible by groups)", op="conv2d", loc=user_loc())
-    patches, oh, ow = _windows("conv2d", t, (kh, kw), stride, padding, dilation, 0)
-    n = t.shape[0]
-    cols = reshape(patches, (n, groups, cg * kh * kw, oh * ow))
-    y = ops.matmul(reshape(wt, (1, groups, o // groups, cg * kh * kw)), cols)  # (N, G, O/G, OH·OW)
-    y = reshape(y, (n, o, oh, ow))
+    if t.dtype != wt.dtype:
+        raise DTypeError(f"conv2d: input is {t.dtype} but kernel is {wt.dtype}", op="conv2d", loc=user_loc())
+    win = _windows("conv2d", t, (kh, kw), stride, padding, dilation, 0)
+    n, _, _, _, oh, ow = win.shape
+    cols = reshape(transpose(win, (1, 2, 3, 0, 4, 5)), (groups, cg * kh * kw, n * oh * ow))
+    y = ops.matmul(reshape(wt, (groups, o // groups, cg * kh * kw)), cols)  # (G, O/G, N·OH·OW)
+    y = transpose(reshape(y, (o, n, oh, ow)), (1, 0, 2, 3))
     return y if b is None else ops.add(y, reshape(lift(b), (1, o, 1, 1)))
 
 
+def _pool_padding(op: str, kernel, padding) -> None:
+    """PyTorch's rule: padding at most half the window, so no window lies wholly in padding."""
+    (kh, kw), ((pt, pb), (pl, pr)) = _pair(kernel, "kernel"), _padding(padding)
+    if max(pt, pb) > kh // 2 or max(pl, pr) > kw // 2:
+        raise ShapeError(f"{op}: padding {padding} must be at most half the kernel {(kh, kw)}", op=op,
+                         loc=user_loc())
+
+
 def max_pool2d(x, kernel, stride=None, padding=0):
-    """Window maxima; padding never wins (it is -inf, as in PyTorch)."""
+    """Window maxima; padding never wins (it reads as -inf, as in PyTorch)."""
     t = lift(x)
+    _pool_padding("max_pool2d", kernel, padding)
     fill = float("-inf") if t.dtype.is_float else int(-(2 ** (t.dtype.bits - 1)))
-    win, oh, ow = _windows("max_pool2d", t, kernel, kernel if stride is None else stride, padding, 1, fill)
-    return ops.max(win, axis=2)
+    win = _windows("max_pool2d", t, kernel, kernel if stride is None else stride, padding, 1, fill)
+    return ops.max(win, axis=(2, 3))
 
 
 def avg_pool2d(x, kernel, stride=None, padding=0):
     """Window means counting the zero padding (PyTorch's default count_include_pad=True)."""
-    win, oh, ow = _windows("avg_pool2d", x, kernel, kernel if stride is None else stride, padding, 1, 0)
-    return ops.mean(win, axis=2)
+    _pool_padding("avg_pool2d", kernel, padding)
+    win = _windows("avg_pool2d", x, kernel, kernel if stride is None else stride, padding, 1, 0)
+    return ops.mean(win, axis=(2, 3))
 
 
 def global_avg_pool2d(x, keepdims: bool = True):
@@ -91,4 +100,3 @@ def global_avg_pool2d(x, keepdims: bool = True):
         raise ShapeError(f"global_avg_pool2d: expected an NCHW input, got shape {tuple(t.shape)}",
                          op="global_avg_pool2d", loc=user_loc())
     return ops.mean(t, axis=(2, 3), keepdims=keepdims)
-

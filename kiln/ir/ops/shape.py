@@ -25,12 +25,39 @@ def _reshape_shape(types, shape):
     return tuple(shape)
 
 
+def _reshape_groups(src: tuple[int, ...], dst: tuple[int, ...]) -> list[tuple[range, range]]:
+    """Split both shapes into runs of dims with equal products: each run of dst maps onto its
+    run of src alone, so an index needs division only where a run really regroups dims."""
+    groups, i, j = [], 0, 0
+    while i < len(src) or j < len(dst):
+        si, dj, ps, pd = i, j, 1, 1
+        if i < len(src):
+            ps, i = src[i], i + 1
+        if j < len(dst):
+            pd, j = dst[j], j + 1
+        while ps != pd:
+            if ps < pd:
+                ps, i = ps * src[i], i + 1
+            else:
+                pd, j = pd * dst[j], j + 1
+        groups.append((range(si, i), range(dj, j)))
+    return groups
+
+
 def _reshape_index(b, node, ix):
     src, dst = node.inputs[0].shape, node.out.shape
-    if [n for n in src if n != 1] == [n for n in dst if n != 1]:
-        kept = iter(i for i, n in zip(ix, dst) if n != 1)
-        return tuple(b.const(0) if n == 1 else next(kept) for n in src)
-    return b.delinear(b.linear(ix, dst), src)
+    if 0 in src:
+        return b.delinear(b.linear(ix, dst), src)
+    out = []
+    for s, d in _reshape_groups(src, dst):
+        s_dims, d_dims = [k for k in s if src[k] != 1], [k for k in d if dst[k] != 1]
+        if len(s_dims) == 1 and len(d_dims) == 1:
+            parts = [ix[d_dims[0]]]
+        else:
+            flat = b.linear(tuple(ix[k] for k in d_dims), tuple(dst[k] for k in d_dims))
+            parts = list(b.delinear(flat, tuple(src[k] for k in s_dims)))
+        out.extend(parts.pop(0) if src[k] != 1 else b.const(0) for k in s)
+    return tuple(out)
 
 
 defop("reshape", shape=_reshape_shape, dtype=_first_dtype, ref=lambda x, shape: np.reshape(x, shape),
@@ -215,9 +242,12 @@ def _pad_emit(b, node, ix, operand):
     inside, local = b.const(True, dt.bool_), []
     for i, n, (lo, _) in zip(ix, src.shape, node.attrs["pads"]):
         j = b.sub(i, b.const(lo))
-        inside = b.and_(inside, b.and_(b.ge(j, b.const(0)), b.lt(j, b.const(n))))
-        local.append(_clamp(b, j, n))
-    return b.select(inside, operand(0, tuple(local)), b.const(node.attrs["value"], src.dtype))
+        if lo:
+            inside = b.and_(inside, b.ge(j, b.const(0)))
+        if n + lo < node.out.shape[len(local)]:
+            inside = b.and_(inside, b.lt(j, b.const(n)))
+        local.append(j)
+    return b.guard(inside, operand(0, tuple(local)), b.const(node.attrs["value"], src.dtype))
 
 
 defop("pad", shape=_pad_shape, dtype=_first_dtype,
