@@ -15,22 +15,26 @@ from ..ir import dtypes as dt
 from ..ir.kernel import Expr, Gemm, Kernel, Reduction, refs
 from ..ir.program import Program
 from ..ir.target import Target
-from .loops import nest, small_nest
+from .loops import loop, nest, small_nest
 from .scalar import I64, I8, PTR, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type, memory_type
 
 
 class _KernelEmitter:
     def __init__(self, module: ir.Module, k: Kernel, sym: str, program: Program):
-        self.k, self.program = k, program
-        fnty = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
-        self.fn = ir.Function(module, fnty, sym)
-        self.fn.linkage = "internal"
-        self.fn.args[0].add_attribute("noalias")
-        bufs, self.lo, self.hi = self.fn.args
-        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
-        slots = sorted(set(k.reads) | k.writes)
+        self.k, self.program, self.module = k, program, module
+        self.fn, self.lo, self.hi = self.function(sym, set(k.reads) | k.writes)
+
+    def function(self, sym: str, slots: set[int]) -> tuple[ir.Function, ir.Value, ir.Value]:
+        """A `void (ptr bufs, i64 lo, i64 hi)` function with the builder at its entry and
+        the pointers of `slots` loaded."""
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR, I64, I64]), sym)
+        fn.linkage = "internal"
+        fn.args[0].add_attribute("noalias")
+        bufs = fn.args[0]
+        self.b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.ptrs = {s: self.b.load(self.b.gep(bufs, [I64(s)], source_etype=PTR), name=f"buf{s}",
-                                  typ=PTR) for s in slots}
+                                  typ=PTR) for s in sorted(slots)}
+        return fn, fn.args[1], fn.args[2]
 
     def pointer(self, slot: int, offset: ir.Value, d) -> ir.Value:
         return self.b.gep(self.ptrs[slot], [offset], inbounds=True, source_etype=memory_type(d))
@@ -62,12 +66,8 @@ class _KernelEmitter:
         return em
 
     def emit(self) -> ir.Function:
+        """The kernel's points (its GEMM, if any, is `emit_gemm`'s and runs before)."""
         k, b = self.k, self.b
-        if k.gemm:
-            self.gemm(k.gemm)
-            if not k.stores:
-                b.ret_void()
-                return self.fn
         shape = k.shape or (1,)
         ivs_of = (lambda ivs: ivs) if k.shape else (lambda ivs: [])
 
@@ -93,32 +93,54 @@ class _KernelEmitter:
         for s, offset, value in evaluated:
             self.store(s.buf, offset, value, s.value.dtype, s.mode)
 
-    def gemm(self, g: Gemm) -> None:
-        """One BLAS call per batch index (cblas, row-major); the whole product runs in the
-        call for the kernel's first slice, so a split kernel still multiplies once."""
+    def emit_gemm(self, sym: str, splits: int) -> ir.Function:
+        """Tasks [lo, hi) of the GEMM: task t multiplies batch index t // splits, the
+        (t % splits)-th band of rows of C (or of columns, when C is wider than tall), with
+        one single-threaded BLAS call (cblas, row-major); the bands are the threads' work."""
+        g = self.k.gemm
+        fn, lo, hi = self.function(sym, {g.a, g.b, g.c})
         b = self.b
         d = self.program.buffers[g.c].type.dtype
         t = llvm_type(d)
         i32 = ir.IntType(32)
         name = "kiln_dgemm" if d == dt.float64 else "kiln_sgemm"
-        fn = self.fn.module.globals.get(name) or ir.Function(
-            self.fn.module, ir.FunctionType(ir.VoidType(), [i32] * 6 + [t, PTR, i32, PTR, i32, t, PTR, i32]), name)
+        blas = self.module.globals.get(name) or ir.Function(
+            self.module, ir.FunctionType(ir.VoidType(), [i32] * 6 + [t, PTR, i32, PTR, i32, t, PTR, i32]), name)
         lda, ldb = (g.m if g.trans_a else g.k), (g.k if g.trans_b else g.n)
+        by_rows = g.m >= g.n
+        size = g.m if by_rows else g.n
 
-        def call(ivs):
+        def task(ti):
             a_off = b_off = c_off = I64(0)
+            rest = b.sdiv(ti, I64(splits))
+            ivs = []
+            for n in reversed(g.batch):
+                ivs.insert(0, b.srem(rest, I64(n)))
+                rest = b.sdiv(rest, I64(n))
             for i, n, sa, sb in zip(ivs, g.batch, g.a_strides, g.b_strides):
                 a_off = b.add(a_off, b.mul(i, I64(sa)))
                 b_off = b.add(b_off, b.mul(i, I64(sb)))
                 c_off = b.add(b.mul(c_off, I64(n)), i)
             c_off = b.mul(c_off, I64(g.m * g.n))
-            b.call(fn, [i32(101), i32(112 if g.trans_a else 111), i32(112 if g.trans_b else 111),
-                        i32(g.m), i32(g.n), i32(g.k), constant(d, 1.0), self.pointer(g.a, a_off, d), i32(lda),
-                        self.pointer(g.b, b_off, d), i32(ldb), constant(d, 0.0), self.pointer(g.c, c_off, d),
-                        i32(g.n)])
-        first = b.icmp_signed("==", self.lo, I64(0))
-        with b.if_then(first):
-            nest(b, g.batch, call, "g")
+            band = b.srem(ti, I64(splits))
+            start = b.sdiv(b.mul(band, I64(size)), I64(splits))
+            stop = b.sdiv(b.mul(b.add(band, I64(1)), I64(size)), I64(splits))
+            m, n = I64(g.m), I64(g.n)
+            if by_rows:  # rows start..stop of C: rows of A (columns of a transposed A)
+                m = b.sub(stop, start)
+                a_off = b.add(a_off, start if g.trans_a else b.mul(start, I64(g.k)))
+                c_off = b.add(c_off, b.mul(start, I64(g.n)))
+            else:  # columns start..stop of C: columns of B (rows of a transposed B)
+                n = b.sub(stop, start)
+                b_off = b.add(b_off, b.mul(start, I64(g.k)) if g.trans_b else start)
+                c_off = b.add(c_off, start)
+            b.call(blas, [i32(101), i32(112 if g.trans_a else 111), i32(112 if g.trans_b else 111),
+                          b.trunc(m, i32), b.trunc(n, i32), i32(g.k), constant(d, 1.0), self.pointer(g.a, a_off, d),
+                          i32(lda), self.pointer(g.b, b_off, d), i32(ldb), constant(d, 0.0),
+                          self.pointer(g.c, c_off, d), i32(g.n)])
+        loop(b, lo, hi, task, "t")
+        b.ret_void()
+        return fn
 
     def reduce_point(self, ivs: list[ir.Value]) -> None:
         """Run the reductions pass by pass (a pass ends where a reduction needs an earlier
@@ -227,14 +249,24 @@ def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Val
 
 
 PARALLEL_WORK = 1 << 15  # scalar evaluations below which threads cost more than they save
+GEMM_SPLIT_WORK = 1 << 18  # multiply-adds below which a GEMM runs as one BLAS call
 
 
 def parallel(k: Kernel) -> bool:
-    """Can the kernel's outer range be split over threads? Not a BLAS call (it threads
-    itself), not an accumulating scatter (points would race), and enough work per call."""
-    if k.gemm or not k.shape or k.shape[0] < 2 or any(s.mode != "set" for s in k.stores):
+    """Can the kernel's outer range be split over threads? Not an accumulating scatter
+    (points would race), and enough work per call."""
+    if not k.shape or k.shape[0] < 2 or any(s.mode != "set" for s in k.stores):
         return False
     return k.size * max(math.prod(k.rshape), 1) >= PARALLEL_WORK
+
+
+def gemm_splits(g: Gemm, threads: int) -> int:
+    """Bands per batch index: BLAS runs single-threaded inside kiln's pool (one set of
+    threads, never two pools fighting over the cores), so a large GEMM is cut into bands."""
+    batches = math.prod(g.batch)
+    if threads < 2 or batches >= threads or batches * g.m * g.n * g.k < GEMM_SPLIT_WORK:
+        return 1
+    return max(1, min(threads, max(g.m, g.n)))
 
 
 def profile_symbol(sym: str) -> str:
@@ -258,16 +290,24 @@ def emit_module(program: Program, target: Target, sym: str, threads: int = 1, pr
         cycles = ir.GlobalVariable(module, ir.ArrayType(I64, max(len(program.kernels), 1)), profile_symbol(sym))
         cycles.initializer = ir.Constant(cycles.value_type, None)
         clock = ir.Function(module, ir.FunctionType(I64, []), "llvm.readcyclecounter")
+    def run(fn: ir.Function, n: int, split: bool) -> None:
+        if pfor is not None and split:
+            b.call(pfor, [fn, entry.args[0], I64(n)])
+        else:
+            b.call(fn, [entry.args[0], I64(0), I64(n)])
+
     for n, k in enumerate(program.kernels):
-        fn = _KernelEmitter(module, k, f"{sym}.k{n}", program).emit()
+        emitter = _KernelEmitter(module, k, f"{sym}.k{n}", program)
+        fn = emitter.emit()
         if k.size == 0 and not k.gemm:
             continue
         start = b.call(clock, []) if profile else None
-        outer = I64(k.shape[0] if k.shape else 1)
-        if pfor is not None and parallel(k):
-            b.call(pfor, [fn, entry.args[0], outer])
-        else:
-            b.call(fn, [entry.args[0], I64(0), outer])
+        if k.gemm:
+            splits = gemm_splits(k.gemm, threads)
+            tasks = math.prod(k.gemm.batch) * splits
+            run(emitter.emit_gemm(f"{sym}.k{n}.gemm", splits), tasks, tasks > 1)
+        if k.stores:
+            run(fn, k.shape[0] if k.shape else 1, parallel(k))
         if profile:
             slot = b.gep(cycles, [I64(0), I64(n)], inbounds=True)
             b.store(b.add(b.load(slot, typ=I64), b.sub(b.call(clock, []), start)), slot)

@@ -9,7 +9,6 @@ import os
 
 import llvmlite.binding as llvm
 
-from .. import config as cfg
 
 SYMBOLS = {"kiln_sgemm": "scipy_cblas_sgemm", "kiln_dgemm": "scipy_cblas_dgemm"}
 _loaded: list[ctypes.CDLL] = []  # keeps the library alive
@@ -17,8 +16,8 @@ _loaded: list[ctypes.CDLL] = []  # keeps the library alive
 
 @functools.cache
 def available() -> bool:
-    """Load OpenBLAS once, set its thread count (KILN_NUM_THREADS, default all cores), and
-    register the GEMM symbols; False when the wheel is missing."""
+    """Load OpenBLAS once, single-threaded (generated code calls it from kiln's own pool, one
+    band of the product per thread), and register the GEMM symbols; False without the wheel."""
     try:
         import scipy_openblas32
     except ImportError:
@@ -26,6 +25,6 @@ def available() -> bool:
     lib = ctypes.CDLL(os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library(True)))
     for ours, theirs in SYMBOLS.items():
         llvm.add_symbol(ours, ctypes.cast(getattr(lib, theirs), ctypes.c_void_p).value)
-    lib.scipy_openblas_set_num_threads(ctypes.c_int(cfg.get().num_threads or os.cpu_count() or 1))
+    lib.scipy_openblas_set_num_threads(ctypes.c_int(1))
     _loaded.append(lib)
     return True
