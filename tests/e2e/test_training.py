@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,14 @@ def test_mlp_digits_reaches_95_percent() -> None:
     result = _load("mlp_digits").main(epochs=10, quiet=True)
     assert result["test_acc"] >= 0.95, result["history"]
     assert result["traces"] == 1
+
+
+def test_lenet_digits_reaches_97_percent_within_two_minutes() -> None:
+    start = time.perf_counter()
+    result = _load("lenet_digits").main(epochs=30, quiet=True)
+    assert result["test_acc"] >= 0.97, result["history"]
+    assert result["traces"] == 1
+    assert time.perf_counter() - start < 120
 
 
 def test_softmax_regression_reaches_93_percent() -> None:
@@ -114,7 +123,7 @@ def test_lowered_train_step_shows_the_backward_graph() -> None:
 
 
 @pytest.mark.parametrize("script", ["mlp_digits", "linear_regression", "softmax_regression", "weight_decay",
-                                    "dropout"])
+                                    "dropout", "lenet_digits"])
 def test_example_script_runs(script: str, tmp_path) -> None:
     out = subprocess.run([sys.executable, str(EXAMPLES / f"{script}.py"), "--epochs", "1", "--no-plot"],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
