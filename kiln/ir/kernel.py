@@ -237,7 +237,13 @@ class KernelBuilder:
         return self._mk(op, dt.bool_ if op in COMPARE else a.dtype, (a, b))
 
     def _identity(self, op: str, a: Expr, b: Expr) -> Expr | None:
-        """x+0, 0+x, x*1, 1*x, x*0 for integer index arithmetic (floats keep IEEE semantics)."""
+        """x+0, 0+x, x*1, 1*x, x*0 for integer index arithmetic (floats keep IEEE semantics);
+        and/or with a constant for conditions (bounds tests known to hold)."""
+        if a.dtype.is_bool and op in ("and", "or"):
+            for c, x in ((a, b), (b, a)):
+                if c.is_const:
+                    return x if c.attr == (op == "and") else c
+            return None
         if not a.dtype.is_int:
             return None
         if op in ("add", "sub") and b.is_const and b.attr == 0:

@@ -25,6 +25,7 @@ from ..ir.graph import Graph, Node, Value
 from ..ir.kernel import Expr, Gemm, Kernel, KernelBuilder, Reduction, Store, make_kernel
 from ..ir.opdef import get
 from ..ir.program import Buffer, Program
+from .coalesce import coalesce
 
 
 @dataclass(frozen=True)
@@ -445,7 +446,7 @@ class _Lowering:
             var, value = n.inputs
             self.copy_value(f"k{len(self.kernels)}_assign", value, self.buffers[self._state_slot(var)])
         self.drop_dead_stores()
-        return Program(g.name, self.buffers, self.kernels)
+        return Program(g.name, self.buffers, [coalesce(k) for k in self.kernels])
 
 
 def lower(graph: Graph, policy: FusionPolicy = FusionPolicy()) -> Program:

@@ -3,45 +3,14 @@ dilation, groups, bias), d2l's pooling examples, 1x1 conv as a matmul, and gradi
 central differences."""
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
 import kiln as kn
 
+from .conv_ref import ref_conv, ref_windows
+
 RNG = np.random.default_rng(0)
-
-
-def _pads(padding):
-    if isinstance(padding, int):
-        return (padding, padding), (padding, padding)
-    if isinstance(padding[0], int):
-        return (padding[0], padding[0]), (padding[1], padding[1])
-    return padding
-
-
-def ref_windows(x, k, stride, padding, dilation, fill):
-    (kh, kw), (sh, sw), (dh, dw) = k, stride, dilation
-    (pt, pb), (pl, pr) = _pads(padding)
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=fill)
-    oh = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
-    ow = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
-    out = np.empty(x.shape[:2] + (kh * kw, oh, ow), x.dtype)
-    for (i, j), (a, b) in itertools.product(itertools.product(range(kh), range(kw)),
-                                            itertools.product(range(oh), range(ow))):
-        out[:, :, i * kw + j, a, b] = xp[:, :, a * sh + i * dh, b * sw + j * dw]
-    return out
-
-
-def ref_conv(x, w, b, stride, padding, dilation, groups):
-    o, cg, kh, kw = w.shape
-    win = ref_windows(x, (kh, kw), stride, padding, dilation, 0.0)  # (N, C, K, OH, OW)
-    n, c, k, oh, ow = win.shape
-    win = win.reshape(n, groups, cg * k, oh, ow)
-    wg = w.reshape(groups, o // groups, cg * k)
-    y = np.einsum("gok,ngkhw->ngohw", wg, win).reshape(n, o, oh, ow)
-    return y if b is None else y + b.reshape(1, o, 1, 1)
 
 
 CONV_CASES = [  # (x shape, w shape, stride, padding, dilation, groups, bias)

@@ -12,7 +12,7 @@ from ...errors import DTypeError, ShapeError
 from ...ir.ops.window import out_size
 from .. import ops
 from ..core import apply, lift, user_loc
-from ..shape_ops import reshape, transpose
+from ..shape_ops import pad, reshape, transpose
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -35,17 +35,21 @@ def _padding(p) -> tuple[tuple[int, int], tuple[int, int]]:
     raise ValueError(f"padding must be an int, (ph, pw) or ((top, bottom), (left, right)), got {p!r}")
 
 
-def _windows(op: str, x, kernel, stride, padding, dilation, fill):
-    """(N, C, KH, KW, OH, OW): every window's elements, padding read as `fill`."""
+def _windows(op: str, x, kernel, stride, padding, dilation, fill, padded: bool = False):
+    """(N, C, KH, KW, OH, OW): every window's elements, padding read as `fill`. With `padded`,
+    the padding is a `pad` of its own, which fusion materializes when the windows are read
+    many times over, so the loops reading them need no bounds tests and vectorize."""
     t = lift(x)
     if len(t.shape) != 4:
-        raise ShapeError(f"{op}: expected an NCHW input of 4 dimensions, got shape {tuple(t.shape)}", op=op,
+        raise ShapeError(f"expected an NCHW input of 4 dimensions, got shape {tuple(t.shape)}", op=op,
                          loc=user_loc())
     k, s, p, d = _pair(kernel, "kernel"), _pair(stride, "stride"), _padding(padding), _pair(dilation, "dilation")
-    sizes = [out_size(n, kk, ss, lo, hi, dd) for n, kk, ss, (lo, hi), dd in zip(t.shape[2:], k, s, p, d)]
-    if min(k + s + d) < 1 or min(p[0] + p[1]) < 0 or min(sizes) < 1:
-        raise ShapeError(f"{op}: kernel {k}, stride {s}, padding {p}, dilation {d} do not fit an input of shape "
+    if min(k + s + d) < 1 or min(p[0] + p[1]) < 0 or \
+            min(out_size(n, kk, ss, lo, hi, dd) for n, kk, ss, (lo, hi), dd in zip(t.shape[2:], k, s, p, d)) < 1:
+        raise ShapeError(f"kernel {k}, stride {s}, padding {p}, dilation {d} do not fit an input of shape "
                          f"{tuple(t.shape)}", op=op, loc=user_loc())
+    if padded and max(p[0] + p[1]) > 0:
+        t, p = pad(t, ((0, 0), (0, 0)) + p, constant_values=fill), ((0, 0), (0, 0))
     return apply("im2col", [t], kernel=k, stride=s, padding=p, dilation=d, value=fill)
 
 
@@ -53,27 +57,50 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups: int = 1):
     """Cross-correlation of x (N, C, H, W) with w (O, C/groups, KH, KW), plus bias b (O,)."""
     wt, t = lift(w), lift(x)
     if len(wt.shape) != 4 or len(t.shape) != 4:
-        raise ShapeError(f"conv2d: expected input NCHW and kernel OIHW, got {tuple(t.shape)} and "
+        raise ShapeError(f"expected input NCHW and kernel OIHW, got {tuple(t.shape)} and "
                          f"{tuple(wt.shape)}", op="conv2d", loc=user_loc())
     o, cg, kh, kw = wt.shape
     if not isinstance(groups, int) or groups < 1 or t.shape[1] != cg * groups or o % groups:
-        raise ShapeError(f"conv2d: input has {t.shape[1]} channels, kernel {tuple(wt.shape)} with groups={groups} "
+        raise ShapeError(f"input has {t.shape[1]} channels, kernel {tuple(wt.shape)} with groups={groups} "
                          f"needs {cg * groups} (and out channels divisible by groups)", op="conv2d", loc=user_loc())
     if t.dtype != wt.dtype:
-        raise DTypeError(f"conv2d: input is {t.dtype} but kernel is {wt.dtype}", op="conv2d", loc=user_loc())
-    win = _windows("conv2d", t, (kh, kw), stride, padding, dilation, 0)
+        raise DTypeError(f"input is {t.dtype} but kernel is {wt.dtype}", op="conv2d", loc=user_loc())
+    direct = cg * kh * kw <= DIRECT_TAPS
+    win = _windows("conv2d", t, (kh, kw), stride, padding, dilation, 0, padded=direct)
     n, _, _, _, oh, ow = win.shape
-    cols = reshape(transpose(win, (1, 2, 3, 0, 4, 5)), (groups, cg * kh * kw, n * oh * ow))
-    y = ops.matmul(reshape(wt, (groups, o // groups, cg * kh * kw)), cols)  # (G, O/G, N·OH·OW)
-    y = transpose(reshape(y, (o, n, oh, ow)), (1, 0, 2, 3))
-    return y if b is None else ops.add(y, reshape(lift(b), (1, o, 1, 1)))
+    if direct:
+        y = _direct(win, wt, groups)
+    else:
+        cols = reshape(transpose(win, (1, 2, 3, 0, 4, 5)), (groups, cg * kh * kw, n * oh * ow))
+        y = ops.matmul(reshape(wt, (groups, o // groups, cg * kh * kw)), cols)  # (G, O/G, N·OH·OW)
+        y = transpose(reshape(y, (o, n, oh, ow)), (1, 0, 2, 3))
+    if b is None:
+        return y
+    bias = lift(b)
+    if tuple(bias.shape) != (o,):
+        raise ShapeError(f"bias must have shape ({o},) for a kernel of {o} output channels, got "
+                         f"{tuple(bias.shape)}", op="conv2d", loc=user_loc())
+    return ops.add(y, reshape(bias, (1, o, 1, 1)))
+
+
+DIRECT_TAPS = 32  # products per output below which a convolution is one fused reduction, not a GEMM
+
+
+def _direct(win, wt, groups: int):
+    """Each output a sum of C/G·KH·KW window-times-kernel products, read straight from the
+    input: no window matrix is written, and bias and activation fuse after the sum."""
+    n, c, kh, kw, oh, ow = win.shape
+    o, cg = wt.shape[:2]
+    x = reshape(win, (n, groups, 1, cg, kh, kw, oh, ow))
+    k = reshape(wt, (1, groups, o // groups, cg, kh, kw, 1, 1))
+    return reshape(ops.sum(ops.multiply(x, k), axis=(3, 4, 5)), (n, o, oh, ow))
 
 
 def _pool_padding(op: str, kernel, padding) -> None:
     """PyTorch's rule: padding at most half the window, so no window lies wholly in padding."""
     (kh, kw), ((pt, pb), (pl, pr)) = _pair(kernel, "kernel"), _padding(padding)
     if max(pt, pb) > kh // 2 or max(pl, pr) > kw // 2:
-        raise ShapeError(f"{op}: padding {padding} must be at most half the kernel {(kh, kw)}", op=op,
+        raise ShapeError(f"padding {padding} must be at most half the kernel {(kh, kw)}", op=op,
                          loc=user_loc())
 
 
@@ -97,6 +124,6 @@ def global_avg_pool2d(x, keepdims: bool = True):
     """Mean over H and W: (N, C, 1, 1) (Gluon's GlobalAvgPool2D), or (N, C) without keepdims."""
     t = lift(x)
     if len(t.shape) != 4:
-        raise ShapeError(f"global_avg_pool2d: expected an NCHW input, got shape {tuple(t.shape)}",
+        raise ShapeError(f"expected an NCHW input, got shape {tuple(t.shape)}",
                          op="global_avg_pool2d", loc=user_loc())
     return ops.mean(t, axis=(2, 3), keepdims=keepdims)

@@ -26,9 +26,13 @@ def batch_norm(x, gamma=None, beta=None, moving_mean=None, moving_var=None, trai
     if not t.dtype.is_float:
         t = ops.astype(t, "float32")
     if len(t.shape) < 2:
-        raise ShapeError(f"batch_norm: expected a batch of at least 2 dimensions, got shape {tuple(t.shape)}",
+        raise ShapeError(f"expected a batch of at least 2 dimensions, got shape {tuple(t.shape)}",
                          op="batch_norm", loc=user_loc())
-    ax = norm_axis(axis, len(t.shape))
+    try:
+        ax = norm_axis(axis, len(t.shape))
+    except ShapeError:
+        raise ShapeError(f"axis {axis} is out of bounds for an input of shape {tuple(t.shape)}", op="batch_norm",
+                         loc=user_loc()) from None
     c = t.shape[ax]
     kept = tuple(c if d == ax else 1 for d in range(len(t.shape)))
     others = tuple(d for d in range(len(t.shape)) if d != ax)
@@ -36,7 +40,7 @@ def batch_norm(x, gamma=None, beta=None, moving_mean=None, moving_var=None, trai
     def per_channel(v, name: str):
         v = lift(v)
         if v.size != c:
-            raise ShapeError(f"batch_norm: {name} must hold {c} values (one per channel of axis {ax} of "
+            raise ShapeError(f"{name} must hold {c} values (one per channel of axis {ax} of "
                              f"{tuple(t.shape)}), got shape {tuple(v.shape)}", op="batch_norm", loc=user_loc())
         return reshape(v, kept)
 

@@ -50,13 +50,22 @@ def _in_range(b, i, n: int):
     return b.and_(b.ge(i, b.const(0)), b.lt(i, b.const(n)))
 
 
+def _inside(b, i, n: int, lo: int, last: int):
+    """i in [0, n), testing only the sides a window can cross: below 0 with padding `lo`,
+    past the end if the last coordinate read is `last`."""
+    ok = b.ge(i, b.const(0)) if lo else b.const(True, dt.bool_)
+    return b.and_(ok, b.lt(i, b.const(n))) if last >= n else ok
+
+
 def _im2col_emit(b, node, ix, operand):
     a = node.attrs
     (_, _, h, w), (sh, sw), (dh, dw) = node.inputs[0].shape, a["stride"], a["dilation"]
     (pt, _), (pl, _) = a["padding"]
+    _, _, kh, kw, oh, ow = node.out.shape
     n, c, i, j, oy, ox = ix
     y, x = _source(b, oy, i, sh, pt, dh), _source(b, ox, j, sw, pl, dw)
-    inside = b.and_(_in_range(b, y, h), _in_range(b, x, w))
+    inside = b.and_(_inside(b, y, h, pt, (oh - 1) * sh + (kh - 1) * dh - pt),
+                    _inside(b, x, w, pl, (ow - 1) * sw + (kw - 1) * dw - pl))
     return b.guard(inside, operand(0, (n, c, y, x)), b.const(a["value"], node.out.dtype))
 
 
