@@ -1,9 +1,8 @@
 """W4: one SGD step (lr 0.1) of d2l's LeNet on a batch of 128 28x28 images: conv 5x5 (6, pad 2)
 -> sigmoid -> avgpool 2 -> conv 5x5 (16) -> sigmoid -> avgpool 2 -> dense 120 -> sigmoid ->
-dense 84 -> sigmoid -> dense 10, mean sparse softmax cross-entropy.
-
-kiln has no convolution yet: its row says "not yet supported" until `kn.nn.conv2d` and
-`kn.nn.avg_pool2d` exist, and then `kiln_build` below (written to the API contract) runs."""
+dense 84 -> sigmoid -> dense 10, mean sparse softmax cross-entropy, written with kiln's
+functional `kn.nn.conv2d` / `kn.nn.avg_pool2d` (the first convolution runs as one fused
+reduction, the second as im2col + GEMM)."""
 from __future__ import annotations
 
 import sys

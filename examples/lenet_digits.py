@@ -24,19 +24,10 @@ def to_28x28(x: np.ndarray) -> np.ndarray:
     return np.pad(img, ((0, 0), (0, 0), (2, 2), (2, 2))).astype(np.float32)
 
 
-def lenet() -> kn.nn.Sequential:
-    """d2l's LeNet-5: two sigmoid convolutions with average pooling, three dense layers."""
-    return kn.nn.Sequential([
-        kn.nn.Conv2D(6, kernel_size=5, padding=2, activation="sigmoid"), kn.nn.AvgPool2D(2, stride=2),
-        kn.nn.Conv2D(16, kernel_size=5, activation="sigmoid"), kn.nn.AvgPool2D(2, stride=2),
-        kn.nn.Flatten(),
-        kn.nn.Dense(120, activation="sigmoid"), kn.nn.Dense(84, activation="sigmoid"), kn.nn.Dense(10)])
-
-
 def build(lr: float = 3e-3, seed: int = 0):
     """The model, its compiled train step and predictor."""
     kn.random.seed(seed)
-    net = lenet()
+    net = kn.models.lenet()
     opt = kn.optim.Adam(lr)
 
     @kn.jit

@@ -9,8 +9,9 @@ from .frontend.tensor import Array, Tensor
 from .frontend.variable import Variable
 from .ir.dtypes import DType, bool_, float32, float64, int32, int64
 from .frontend.autodiff import GradientTape, grad, stop_gradient, value_and_grad
+from . import models  # after nn and jit, which it builds on
 
 __version__ = "0.1.0"
-__all__ = ["DTypeError", "KilnError", "ShapeError", "TraceError", "data", "nn", "optim", "random", "function",
-           "jit", "Array", "Tensor", "Variable", "DType", "bool_", "float32", "float64", "int32", "int64",
-           "GradientTape", "grad", "stop_gradient", "value_and_grad"]
+__all__ = ["DTypeError", "KilnError", "ShapeError", "TraceError", "data", "models", "nn", "optim", "random",
+           "function", "jit", "Array", "Tensor", "Variable", "DType", "bool_", "float32", "float64", "int32",
+           "int64", "GradientTape", "grad", "stop_gradient", "value_and_grad"]

@@ -104,6 +104,13 @@ class ReLU(Module):
         return F.relu(x)
 
 
+class Sigmoid(Module):
+    """The logistic function as a layer, so d2l's LeNet lists it among its layers."""
+
+    def forward(self, x, training: bool = False):
+        return F.sigmoid(x)
+
+
 def _float_input(x, dtype):
     t = lift(x)
     return t if t.dtype.is_float else ops.astype(t, dtype)
