@@ -12,7 +12,7 @@ import math
 from llvmlite import ir
 
 from ..ir import dtypes as dt
-from ..ir.kernel import Expr, Gemm, Kernel, Reduction, refs
+from ..ir.kernel import Expr, Gemm, Kernel, Reduction, body_size, refs
 from ..ir.program import Program
 from ..ir.target import Target
 from .loops import loop, nest, small_nest
@@ -23,12 +23,15 @@ class _KernelEmitter:
     def __init__(self, module: ir.Module, k: Kernel, sym: str, program: Program):
         self.k, self.program, self.module = k, program, module
         self.fn, self.lo, self.hi = self.function(sym, set(k.reads) | k.writes)
+        if k.size * max(math.prod(k.rshape), 1) < SMALL_WORK:
+            self.fn.attributes.add("optsize")  # NOTE: nothing to win by vectorizing a few points; compile fast
 
     def function(self, sym: str, slots: set[int]) -> tuple[ir.Function, ir.Value, ir.Value]:
         """A `void (ptr bufs, i64 lo, i64 hi)` function with the builder at its entry and
         the pointers of `slots` loaded."""
         fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR, I64, I64]), sym)
         fn.linkage = "internal"
+        fn.attributes.add("noinline")  # NOTE: one kernel per function keeps LLVM's time linear in the program
         fn.args[0].add_attribute("noalias")
         bufs = fn.args[0]
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -156,7 +159,8 @@ class _KernelEmitter:
         em = self.emitter(ivs, accs=results)
         point = self.evaluate(em, [s for s in k.stores if s not in inner])
         if inner:  # the row pass reads what the point stores will overwrite, so it runs first
-            small_nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, results, em.memo), inner), "m")
+            small_nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, results, em.memo), inner), "m",
+                       body_size([e for s in inner for e in (s.offset, s.value)]))
         self.flush(point)
 
     def reduce_pass(self, ivs: list[ir.Value], reds: list[Reduction], earlier: list[ir.Value]) -> list[ir.Value]:
@@ -180,7 +184,7 @@ class _KernelEmitter:
                     b.store(b.select(better, self._flat(rivs, self.k.rshape), b.load(p, typ=I64)), p)
                 else:
                     b.store(_combine(b, em, r.kind, d, cur, v), a)
-        small_nest(b, self.k.rshape, step, "r")
+        small_nest(b, self.k.rshape, step, "r", body_size([r.value for r in reds]))
         return [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
                 for r, a, p in zip(reds, accs, pos)]
 
@@ -248,6 +252,7 @@ def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Val
     return (b.icmp_unsigned if d.is_bool else b.icmp_signed)(rel, v, cur)
 
 
+SMALL_WORK = 1 << 12  # scalar evaluations below which a kernel is compiled for size, not speed
 PARALLEL_WORK = 1 << 15  # scalar evaluations below which threads cost more than they save
 GEMM_SPLIT_WORK = 1 << 18  # multiply-adds below which a GEMM runs as one BLAS call
 

@@ -39,14 +39,17 @@ def nest(b: ir.IRBuilder, dims, body, prefix: str, first: tuple[ir.Value, ir.Val
     level(0, [])
 
 
-UNROLL = 32  # reduction spaces up to this many points are written out, not looped
+UNROLL = 32  # reduction spaces up to this many points may be written out, not looped
+UNROLL_SIZE = 400  # ...if the written-out body stays this small (see ir.kernel.body_size)
 
 
-def small_nest(b: ir.IRBuilder, dims, body, prefix: str) -> None:
-    """`nest`, but a space of at most UNROLL points becomes straight-line code with constant
-    indices: a 5x5 window sum then folds its index arithmetic, and the loop around it (over
-    output pixels) is the one the vectorizer sees."""
-    if math.prod(dims) > UNROLL:
+def small_nest(b: ir.IRBuilder, dims, body, prefix: str, size: int) -> None:
+    """`nest`, but a space of at most UNROLL points whose unrolled body (`size` per point)
+    stays small becomes straight-line code with constant indices: a 5x5 window sum then
+    folds its index arithmetic, and the loop around it (over output pixels) is the one the
+    vectorizer sees; a long or heavy body (a softmax row's exps) stays a loop."""
+    points = math.prod(dims)
+    if points > UNROLL or points * size > UNROLL_SIZE:
         nest(b, dims, body, prefix)
         return
     for point in itertools.product(*(range(n) for n in dims)):

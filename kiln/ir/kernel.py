@@ -127,6 +127,24 @@ def refs(e: Expr, op: str) -> set:
     return found
 
 
+_HEAVY = frozenset(("exp", "log", "log1p", "tanh", "sin", "cos", "pow", "div", "floordiv", "mod"))
+
+
+def body_size(roots: list[Expr]) -> int:
+    """Roughly the instructions evaluating `roots` takes: one per node, more for the ops
+    that expand into a polynomial or a division (the cost of unrolling a body)."""
+    seen: set[int] = set()
+    total, stack = 0, list(roots)
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        total += 16 if e.op in _HEAVY else 1
+        stack.extend(e.args)
+    return total
+
+
 def make_kernel(name: str, shape: tuple[int, ...], stores: tuple[Store, ...], rshape: tuple[int, ...] = (),
                 reductions: tuple[Reduction, ...] = (), origin: tuple[int, ...] = (), gemm: Gemm | None = None
                 ) -> Kernel:
