@@ -9,6 +9,7 @@ overloaded on float).
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from llvmlite import ir
@@ -43,24 +44,44 @@ def _poly(b: ir.IRBuilder, x: ir.Value, coeffs: tuple[float, ...]) -> ir.Value:
     return acc
 
 
+_ROUND = 12582912.0  # 1.5·2^23: adding it rounds a float of magnitude < 2^22 to an integer
+
+
+def _reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(r, n) with x = n·ln 2 + r, |r| ≤ ln2/2, n an i32: n = round(x·log2 e) by the
+    add-1.5·2^23 trick (its low bits are n itself), r in two parts (Cody–Waite)."""
+    t = _add(b, _mul(b, x, _f(1.44269504088896341)), _f(_ROUND))
+    n = _sub(b, t, _f(_ROUND))
+    r = _sub(b, _sub(b, x, _mul(b, n, _f(0.693359375))), _mul(b, n, _f(-2.12194440e-4)))
+    return r, b.sub(b.bitcast(t, I32), b.bitcast(_f(_ROUND), I32))
+
+
+def _exp_reduced(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(p, n) with e^x = p · 2^n, p = e^r in [√½, √2] by a minimax polynomial."""
+    r, n = _reduce(b, x)
+    p = _poly(b, r, (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+                     5.0000001201e-1))
+    return _add(b, _add(b, _mul(b, p, _mul(b, r, r)), r), _f(1.0)), n
+
+
 def _pow2(b: ir.IRBuilder, n: ir.Value) -> ir.Value:
-    """2**n for an integer-valued float n in [-75, 64], built from exponent bits."""
-    ni = b.fptosi(n, I32)
-    return b.bitcast(b.shl(b.add(ni, I32(127)), I32(23)), F32)
+    """2**n for an i32 n in [-126, 127], built from exponent bits."""
+    return b.bitcast(b.shl(b.add(n, I32(127)), I32(23)), F32)
 
 
 def exp_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic) -> ir.Value:
-    """e^x = 2^n · p(r), n = round(x·log2 e), r = x − n·ln 2 in two parts; 2^n is applied as
-    two halves so subnormal results and overflow to inf come out right."""
-    xc = intrinsic("minnum", intrinsic("maxnum", x, _f(-104.0)), _f(89.0))
-    n = intrinsic("floor", _add(b, _mul(b, xc, _f(1.44269504088896341)), _f(0.5)))
-    r = _sub(b, _sub(b, xc, _mul(b, n, _f(0.693359375))), _mul(b, n, _f(-2.12194440e-4)))
-    p = _poly(b, r, (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
-                     5.0000001201e-1))
-    p = _add(b, _add(b, _mul(b, p, _mul(b, r, r)), r), _f(1.0))
-    half = intrinsic("floor", _mul(b, n, _f(0.5)))
-    y = _mul(b, _mul(b, p, _pow2(b, half)), _pow2(b, _sub(b, n, half)))
-    return b.select(b.fcmp_unordered("uno", x, x), x, y)
+    """e^x; 2^n is applied as two halves so subnormal results and overflow to inf come out
+    right. The clamp keeps NaN (an unordered compare picks x)."""
+    xc = _clamp(b, x, -104.0, 89.0)
+    p, n = _exp_reduced(b, xc)
+    half = b.ashr(n, I32(1))
+    return _mul(b, _mul(b, p, _pow2(b, half)), _pow2(b, b.sub(n, half)))
+
+
+def _clamp(b: ir.IRBuilder, x: ir.Value, lo: float, hi: float | None) -> ir.Value:
+    """min(max(x, lo), hi) that passes NaN through."""
+    x = b.select(b.fcmp_unordered(">", x, _f(lo)), x, _f(lo))
+    return x if hi is None else b.select(b.fcmp_unordered("<", x, _f(hi)), x, _f(hi))
 
 
 def log_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic) -> ir.Value:
@@ -97,12 +118,19 @@ def log1p_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic) -> ir.Value:
     return b.select(b.fcmp_ordered("==", d, _f(0.0)), x, y)
 
 
+def _expm1_reduced(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """e^x − 1 for x in [−87, 0] without cancellation near 0: with e^x = 2^n·e^r,
+    e^x − 1 = 2^n·(e^r − 1) + (2^n − 1), e^r − 1 = r + r²·q(r) (Taylor to r^8: < 0.1 ulp
+    on |r| ≤ ln2/2), one FMA joining the parts."""
+    r, n = _reduce(b, x)
+    q = _poly(b, r, tuple(1.0 / math.factorial(k) for k in range(8, 1, -1)))
+    em1 = _add(b, _mul(b, _mul(b, r, r), q), r)
+    scale = _pow2(b, n)
+    return _add(b, _mul(b, scale, em1), _sub(b, scale, _f(1.0)))
+
+
 def tanh_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic) -> ir.Value:
-    """An odd polynomial for |x| < 0.625, else sign(x)·(1 − 2/(e^(2|x|)+1))."""
-    a = intrinsic("fabs", x)
-    z = _mul(b, x, x)
-    small = _add(b, _mul(b, _mul(b, _poly(b, z, (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2,
-                                              1.33314422036e-1, -3.33332819422e-1)), z), x), x)
-    big = _sub(b, _f(1.0), b.fdiv(_f(2.0), _add(b, exp_f32(b, _add(b, a, a), intrinsic), _f(1.0))))
-    big = intrinsic("copysign", big, x)
-    return b.select(b.fcmp_ordered("<", a, _f(0.625)), small, b.select(b.fcmp_unordered("uno", x, x), x, big))
+    """tanh|x| = −m/(2 + m) with m = e^(−2|x|) − 1 in (−1, 0]: one formula for every x, exact
+    for tiny x, no overflow; clamping −2|x| at −87 keeps 2^n normal (±1 from |x| > 9 on)."""
+    m = _expm1_reduced(b, _clamp(b, _mul(b, intrinsic("fabs", x), _f(-2.0)), -87.0, None))
+    return intrinsic("copysign", b.fdiv(b.fneg(m), _add(b, _f(2.0), m)), x)

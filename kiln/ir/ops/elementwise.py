@@ -139,9 +139,11 @@ def _sigmoid_ref(x):
 
 
 def _sigmoid_scalar(b, x):
-    """1/(1+e^-x): saturates cleanly to 0 (e^-x = inf) and 1 (e^-x = 0), never NaN."""
+    """1/(1+e) for x >= 0, e/(1+e) below, e = e^-|x| in (0, 1]: never overflows, keeps the
+    tiny (subnormal) results of very negative x, and passes NaN through."""
     one = b.const(1, x.dtype)
-    return b.div(one, b.add(one, b.exp(b.neg(x))))
+    e = b.exp(b.neg(b.abs(x)))
+    return b.div(b.select(b.ge(x, b.const(0, x.dtype)), one, e), b.add(one, e))
 
 
 unary("sigmoid", _sigmoid_ref, _sigmoid_scalar, traits={"transcendental"},
