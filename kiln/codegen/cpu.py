@@ -165,6 +165,8 @@ class _KernelEmitter:
 
     def reduce_pass(self, ivs: list[ir.Value], reds: list[Reduction], earlier: list[ir.Value]) -> list[ir.Value]:
         """One loop over the reduction space combining `reds` (which may read `earlier` results)."""
+        if _lanes(self.k.rshape, reds):
+            return self.lane_pass(ivs, reds, earlier)
         b = self.b
         accs = [b.alloca(llvm_type(r.value.dtype)) for r in reds]
         pos = [b.alloca(I64) if r.kind in ("argmax", "argmin") else None for r in reds]
@@ -187,6 +189,43 @@ class _KernelEmitter:
         small_nest(b, self.k.rshape, step, "r", body_size([r.value for r in reds]))
         return [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
                 for r, a, p in zip(reds, accs, pos)]
+
+    def lane_pass(self, ivs: list[ir.Value], reds: list[Reduction], earlier: list[ir.Value]) -> list[ir.Value]:
+        """A reduction whose innermost extent R is short, over many outer steps: R running
+        values, one per position of the innermost index (an array LLVM keeps in vector
+        registers), combined once at the end. Vectorizing the short inner loop itself would
+        pay a horizontal combine (and a scalar tail) on every outer step."""
+        b, rshape = self.b, self.k.rshape
+        lanes = rshape[-1]
+        types = [llvm_type(r.value.dtype) for r in reds]
+        accs = [b.alloca(t, size=I64(lanes)) for t in types]
+
+        def lane(a: ir.Value, t: ir.Type, r: ir.Value) -> ir.Value:
+            return b.gep(a, [r], inbounds=True, source_etype=t)
+
+        def init(r):
+            for red, a, t in zip(reds, accs, types):
+                b.store(_identity(red.kind, red.value.dtype), lane(a, t, r))
+
+        def step(rivs):
+            em = self.emitter(ivs, rivs, earlier)
+            for red, a, t in zip(reds, accs, types):
+                p = lane(a, t, rivs[-1])
+                b.store(_combine(b, em, red.kind, red.value.dtype, b.load(p, typ=t), em(red.value)), p)
+
+        loop(b, I64(0), I64(lanes), init, "l")
+        nest(b, rshape[:-1], lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer + [r]), "lr"), "r")
+        totals = [b.alloca(t) for t in types]
+        for red, tot in zip(reds, totals):
+            b.store(_identity(red.kind, red.value.dtype), tot)
+
+        def combine(r):
+            em = self.emitter(ivs)
+            for red, a, t, tot in zip(reds, accs, types, totals):
+                b.store(_combine(b, em, red.kind, red.value.dtype, b.load(tot, typ=t), b.load(lane(a, t, r), typ=t)),
+                        tot)
+        loop(b, I64(0), I64(lanes), combine, "lc")
+        return [b.load(tot, typ=t) for tot, t in zip(totals, types)]
 
     def scan_point(self, ivs: list[ir.Value]) -> None:
         (r,) = self.k.reductions
@@ -219,6 +258,16 @@ def _passes(reductions) -> list[list[Reduction]]:
             start = j
         out[-1].append(r)
     return out
+
+
+LANES = 64  # innermost reduction extents up to this many get one running value per position
+
+
+def _lanes(rshape: tuple[int, ...], reds: list[Reduction]) -> bool:
+    """Lane accumulators pay off for a short innermost extent under a long outer reduction
+    (a convolution's weight gradient: rows of 28 over batch x height)."""
+    return len(rshape) >= 2 and 8 <= rshape[-1] <= LANES and math.prod(rshape[:-1]) >= 8 \
+        and all(r.kind in ("sum", "max", "min") for r in reds)
 
 
 def _identity(kind: str, d) -> ir.Constant:

@@ -131,8 +131,9 @@ _HEAVY = frozenset(("exp", "log", "log1p", "tanh", "sin", "cos", "pow", "div", "
 
 
 def body_size(roots: list[Expr]) -> int:
-    """Roughly the instructions evaluating `roots` takes: one per node, more for the ops
-    that expand into a polynomial or a division (the cost of unrolling a body)."""
+    """Roughly the instructions evaluating `roots` takes once unrolled: one per value op or
+    load, more for the ops that expand into a polynomial or a division; index arithmetic is
+    free (unrolling makes the reduction indices constants, so it folds away)."""
     seen: set[int] = set()
     total, stack = 0, list(roots)
     while stack:
@@ -140,7 +141,8 @@ def body_size(roots: list[Expr]) -> int:
         if id(e) in seen:
             continue
         seen.add(id(e))
-        total += 16 if e.op in _HEAVY else 1
+        if e.dtype is not INDEX and e.op not in ("const", "idx", "ridx"):
+            total += 16 if e.op in _HEAVY else 1
         stack.extend(e.args)
     return total
 

@@ -39,9 +39,10 @@ class FusionPolicy:
 
 
 def _weight(node: Node) -> int:
-    """Per-element cost of computing the node inside a kernel body."""
+    """Per-element cost of computing the node inside a kernel body (a view, a guarded load,
+    costs what reading a materialized copy would)."""
     op = get(node.op)
-    if "movement" in op.traits or node.op in ("iota", "constant", "stop_gradient"):
+    if op.traits & {"movement", "view"} or node.op in ("iota", "constant", "stop_gradient"):
         return 0
     if "transcendental" in op.traits:
         return 6
@@ -110,11 +111,13 @@ class _Lowering:
         self.group_of: dict[Value, _Group] = {}
         self.computing: set[Node] = set()  # graph nodes in the kernel being emitted
         self.gemm_operands: dict[Node, list[tuple[Value, bool]]] = {}
+        self.stored: set[Value] = set()  # graph outputs and assigned values: always materialized
 
     # 1. materialize ----------------------------------------------------------------------------------
     def decide(self) -> None:
         outputs = set(self.g.outputs)
         assigned = {n.inputs[1] for n in self.g.nodes if n.op == "assign"}
+        self.stored = outputs | assigned
         cost: dict[Value, int] = {}
         for n in self.g.nodes:
             if n.op == "assign":
@@ -165,11 +168,20 @@ class _Lowering:
 
     def _recompute_cost(self, v: Value, c: int) -> float:
         """Work of inlining v: its cost times the points at which its consumers read it."""
+        return c * self._reads(v)
+
+    def _reads(self, v: Value) -> float:
+        """Evaluations of each element of v its consumers make if v is inlined. Movement ops
+        always inline, so reads are followed through them (a reshape feeding a broadcast
+        feeding a reduction reads v as often as the broadcast expands it)."""
         total = 0.0
         for u in self.users.get(v, ()):
             op = get(u.op)
+            if "movement" in op.traits and u.outputs and u.out not in self.stored:
+                total += self._reads(u.out) * u.out.type.size / max(v.type.size, 1)
+                continue
             work = u.out.type.size * (math.prod(op.rshape(u)) if op.reduce else 1) if u.outputs else v.type.size
-            total += c * work / max(v.type.size, 1)
+            total += work / max(v.type.size, 1)
         return total
 
     # 2. group -----------------------------------------------------------------------------------------

@@ -123,3 +123,19 @@ def test_dot_export_draws_kernels_as_clusters_with_source_lines() -> None:
     assert len(clusters) == 2, dot
     inside = dot[dot.index("subgraph cluster_1"):]
     assert re.search(r'n\d+ \[label="exp\\nf32\[4,5\]\\ntest_fusion.py:\d+"\]', inside)
+
+
+def test_value_read_through_a_broadcast_by_a_reduction_is_materialized() -> None:
+    """dz feeds a reshape -> broadcast (25x) -> multiply -> sum (a convolution's weight gradient):
+    inlined, its three ops would be recomputed 25 times per element, so it gets a buffer; the
+    reads are counted through the movement ops, not just at dz's direct users."""
+    def f(a, b, x):
+        dz = a * b * (1 - b)
+        wide = kn.broadcast_to(kn.reshape(dz, (8, 1, 12, 12)), (8, 25, 12, 12))
+        return (wide * x).sum(axis=(0, 2, 3))
+    args = [RNG.standard_normal(s).astype(np.float32) for s in ((8, 12, 12), (8, 12, 12), (8, 25, 12, 12))]
+    kernels = _kernels(kn.jit(f).lower(*args))
+    assert len(kernels) == 2, [k.name for k in kernels]
+    a, b, x = (v.astype(np.float64) for v in args)
+    want = ((a * b * (1 - b))[:, None] * x).sum(axis=(0, 2, 3))
+    np.testing.assert_allclose(np.asarray(kn.jit(f)(*args)), want, rtol=1e-5)

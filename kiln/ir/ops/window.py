@@ -86,7 +86,7 @@ def _im2col_grad(e, g, y, x, kernel, stride, padding, dilation, value):
 
 
 defop("im2col", shape=_im2col_shape, dtype=lambda types, **_: types[0].dtype, ref=_im2col_ref,
-      emit=_im2col_emit, traits={"internal"}, attrs=("kernel",) + WINDOW + ("value",), grad=_im2col_grad)
+      emit=_im2col_emit, traits={"internal", "view"}, attrs=("kernel",) + WINDOW + ("value",), grad=_im2col_grad)
 
 
 # col2im ----------------------------------------------------------------------------------
