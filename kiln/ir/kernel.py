@@ -194,6 +194,7 @@ class KernelBuilder:
 
     def __init__(self) -> None:
         self._memo: dict[tuple, Expr] = {}
+        self._splits: dict[tuple[int, ...], tuple[Expr, tuple[int, ...]]] = {}  # delinear results
         self.reads: set[int] = set()
 
     def _mk(self, op: str, dtype: DType, args: tuple[Expr, ...], attr: Any = None) -> Expr:
@@ -290,19 +291,33 @@ class KernelBuilder:
 
     # index helpers
     def linear(self, ix: tuple[Expr, ...], shape: tuple[int, ...]) -> Expr:
-        """Row-major element offset of index `ix` in a buffer of `shape`."""
-        off = self.const(0)
-        for i, n in zip(ix, shape):
-            off = self.add(self.mul(off, self.const(n)), i)
+        """Row-major element offset of index `ix` in a buffer of `shape`. Indices that are a
+        `delinear` of some offset over the same dims contribute that offset itself (a reshape
+        read back from a row-major buffer costs no division)."""
+        off, i = self.const(0), 0
+        while i < len(ix):
+            for j in range(len(ix), i + 1, -1):
+                split = self._splits.get(tuple(id(e) for e in ix[i:j]))
+                if split is not None and split[1] == shape[i:j]:
+                    off = self.add(self.mul(off, self.const(math.prod(shape[i:j]))), split[0])
+                    i = j
+                    break
+            else:
+                off = self.add(self.mul(off, self.const(shape[i])), ix[i])
+                i += 1
         return off
 
     def delinear(self, off: Expr, shape: tuple[int, ...]) -> tuple[Expr, ...]:
         """Inverse of `linear` for an offset inside `shape` (the outermost index needs no mod)."""
         out = []
+        whole = off
         for n in reversed(shape[1:]):
             out.append(self.mod(off, self.const(n)))
             off = self.floordiv(off, self.const(n))
-        return (off,) + tuple(reversed(out)) if shape else ()
+        ix = (off,) + tuple(reversed(out)) if shape else ()
+        if len(ix) > 1:
+            self._splits[tuple(id(e) for e in ix)] = (whole, tuple(shape))
+        return ix
 
 
 def _floordiv(a: int, b: int) -> int:

@@ -172,12 +172,12 @@ class _Lowering:
 
     def _reads(self, v: Value) -> float:
         """Evaluations of each element of v its consumers make if v is inlined. Movement ops
-        always inline, so reads are followed through them (a reshape feeding a broadcast
-        feeding a reduction reads v as often as the broadcast expands it)."""
+        and views cost nothing themselves, so reads are followed through them (a reshape
+        feeding a broadcast feeding a reduction reads v as often as the broadcast expands it)."""
         total = 0.0
         for u in self.users.get(v, ()):
             op = get(u.op)
-            if "movement" in op.traits and u.outputs and u.out not in self.stored:
+            if op.traits & {"movement", "view"} and u.outputs and u.out not in self.stored:
                 total += self._reads(u.out) * u.out.type.size / max(v.type.size, 1)
                 continue
             work = u.out.type.size * (math.prod(op.rshape(u)) if op.reduce else 1) if u.outputs else v.type.size

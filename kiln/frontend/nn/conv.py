@@ -35,19 +35,27 @@ def _padding(p) -> tuple[tuple[int, int], tuple[int, int]]:
     raise ValueError(f"padding must be an int, (ph, pw) or ((top, bottom), (left, right)), got {p!r}")
 
 
+def _geometry(op: str, t, kernel, stride, padding, dilation):
+    """Checked window parameters ((KH, KW), stride, padding, dilation) and the output (OH, OW)."""
+    if len(t.shape) != 4:
+        raise ShapeError(f"expected an NCHW input of 4 dimensions, got shape {tuple(t.shape)}", op=op,
+                         loc=user_loc())
+    k, s, p, d = _pair(kernel, "kernel"), _pair(stride, "stride"), _padding(padding), _pair(dilation, "dilation")
+    ok = min(k + s + d) >= 1 and min(p[0] + p[1]) >= 0
+    out = tuple(out_size(n, kk, ss, lo, hi, dd) for n, kk, ss, (lo, hi), dd in zip(t.shape[2:], k, s, p, d)) \
+        if ok else (0,)
+    if min(out) < 1:
+        raise ShapeError(f"kernel {k}, stride {s}, padding {p}, dilation {d} do not fit an input of shape "
+                         f"{tuple(t.shape)}", op=op, loc=user_loc())
+    return k, s, p, d, out
+
+
 def _windows(op: str, x, kernel, stride, padding, dilation, fill, padded: bool = False):
     """(N, C, KH, KW, OH, OW): every window's elements, padding read as `fill`. With `padded`,
     the padding is a `pad` of its own, which fusion materializes when the windows are read
     many times over, so the loops reading them need no bounds tests and vectorize."""
     t = lift(x)
-    if len(t.shape) != 4:
-        raise ShapeError(f"expected an NCHW input of 4 dimensions, got shape {tuple(t.shape)}", op=op,
-                         loc=user_loc())
-    k, s, p, d = _pair(kernel, "kernel"), _pair(stride, "stride"), _padding(padding), _pair(dilation, "dilation")
-    if min(k + s + d) < 1 or min(p[0] + p[1]) < 0 or \
-            min(out_size(n, kk, ss, lo, hi, dd) for n, kk, ss, (lo, hi), dd in zip(t.shape[2:], k, s, p, d)) < 1:
-        raise ShapeError(f"kernel {k}, stride {s}, padding {p}, dilation {d} do not fit an input of shape "
-                         f"{tuple(t.shape)}", op=op, loc=user_loc())
+    k, s, p, d, _ = _geometry(op, t, kernel, stride, padding, dilation)
     if padded and max(p[0] + p[1]) > 0:
         t, p = pad(t, ((0, 0), (0, 0)) + p, constant_values=fill), ((0, 0), (0, 0))
     return apply("im2col", [t], kernel=k, stride=s, padding=p, dilation=d, value=fill)
@@ -66,11 +74,14 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups: int = 1):
     if t.dtype != wt.dtype:
         raise DTypeError(f"input is {t.dtype} but kernel is {wt.dtype}", op="conv2d", loc=user_loc())
     direct = cg * kh * kw <= DIRECT_TAPS
-    win = _windows("conv2d", t, (kh, kw), stride, padding, dilation, 0, padded=direct)
-    n, _, _, _, oh, ow = win.shape
-    if direct:
-        y = _direct(win, wt, groups)
+    _, s, p, d, (oh, ow) = _geometry("conv2d", t, (kh, kw), stride, padding, dilation)
+    if direct and s == (1, 1):
+        y = _direct_rows(t, wt, groups, p, d, oh, ow)
+    elif direct:
+        y = _direct(_windows("conv2d", t, (kh, kw), s, p, d, 0, padded=True), wt, groups)
     else:
+        win = _windows("conv2d", t, (kh, kw), s, p, d, 0)
+        n = t.shape[0]
         cols = reshape(transpose(win, (1, 2, 3, 0, 4, 5)), (groups, cg * kh * kw, n * oh * ow))
         y = ops.matmul(reshape(wt, (groups, o // groups, cg * kh * kw)), cols)  # (G, O/G, N·OH·OW)
         y = transpose(reshape(y, (o, n, oh, ow)), (1, 0, 2, 3))
@@ -94,6 +105,33 @@ def _direct(win, wt, groups: int):
     x = reshape(win, (n, groups, 1, cg, kh, kw, oh, ow))
     k = reshape(wt, (1, groups, o // groups, cg, kh, kw, 1, 1))
     return reshape(ops.sum(ops.multiply(x, k), axis=(3, 4, 5)), (n, o, oh, ow))
+
+
+def _direct_rows(t, wt, groups: int, padding, dilation, oh: int, ow: int):
+    """A stride-1 direct convolution over whole padded rows: with the padded input flattened
+    to one line per channel (row length Wp), tap (i, j) of output position l = h·Wp + w is
+    the input at l + i·dh·Wp + j·dw, a plain shift. So outputs are computed for all Wp
+    columns (the last Wp − OW of each row are discarded), and every loop — the products
+    here, the weight gradient's sums — runs over one long contiguous line that vectorizes
+    without bounds tests or short-row remainders. One extra zero row at the bottom keeps
+    the discarded columns' reads inside the buffer."""
+    n, c = t.shape[:2]
+    o, cg, kh, kw = wt.shape
+    (pt, pb), (pl, pr) = padding
+    dh, dw = dilation
+    xp = pad(t, ((0, 0), (0, 0), (pt, pb + 1), (pl, pr)))
+    hp, wp = xp.shape[2:]
+    line = reshape(xp, (n, c, 1, hp * wp))
+    cols = apply("im2col", [line], kernel=(1, kw), stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, dw),
+                 value=0)  # (N, C, 1, KW, 1, L1)
+    cols = reshape(cols, (n, c * kw, 1, cols.shape[-1]))
+    cols = apply("im2col", [cols], kernel=(1, kh), stride=(1, 1), padding=((0, 0), (0, 0)),
+                 dilation=(1, dh * wp), value=0)  # (N, C·KW, 1, KH, 1, L2), L2 >= OH·Wp
+    cols = reshape(reshape(cols, (n, groups, 1, cg, kw, kh, cols.shape[-1]))[..., :oh * wp],
+                   (n, groups, 1, cg, kw, kh, oh, wp))
+    k = reshape(transpose(wt, (0, 1, 3, 2)), (1, groups, o // groups, cg, kw, kh, 1, 1))
+    y = reshape(ops.sum(ops.multiply(cols, k), axis=(3, 4, 5)), (n, o, oh, wp))
+    return y[..., :ow]
 
 
 def _pool_padding(op: str, kernel, padding) -> None:
