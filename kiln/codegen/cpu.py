@@ -15,7 +15,7 @@ from ..ir import dtypes as dt
 from ..ir.kernel import Expr, Gemm, Kernel, Reduction, body_size, refs
 from ..ir.program import Program
 from ..ir.target import Target
-from .loops import loop, nest, small_nest
+from .loops import interleave_hint, loop, nest, small_nest
 from .scalar import I64, I8, PTR, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type, memory_type
 
 
@@ -80,7 +80,8 @@ class _KernelEmitter:
                 self.reduce_point(ivs)
             else:
                 self.write(self.emitter(ivs))
-        nest(b, shape, point, "i", (self.lo, self.hi))
+        heavy = not k.reductions and body_size([s.value for s in k.stores]) >= HEAVY_BODY
+        nest(b, shape, point, "i", (self.lo, self.hi), interleave_hint(self.module, 2) if heavy else None)
         b.ret_void()
         return self.fn
 
@@ -301,6 +302,7 @@ def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Val
     return (b.icmp_unsigned if d.is_bool else b.icmp_signed)(rel, v, cur)
 
 
+HEAVY_BODY = 32  # body_size from which an elementwise loop interleaves two vector iterations
 SMALL_WORK = 1 << 12  # scalar evaluations below which a kernel is compiled for size, not speed
 PARALLEL_WORK = 1 << 15  # scalar evaluations below which threads cost more than they save
 GEMM_SPLIT_WORK = 1 << 18  # multiply-adds below which a GEMM runs as one BLAS call

@@ -9,8 +9,9 @@ from llvmlite import ir
 I64 = ir.IntType(64)
 
 
-def loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body, name: str) -> None:
-    """for (i = lo; i < hi; ++i) body(i) — the canonical form LLVM's vectorizer expects."""
+def loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body, name: str, hint: ir.MDValue | None = None) -> None:
+    """for (i = lo; i < hi; ++i) body(i) — the canonical form LLVM's vectorizer expects;
+    `hint` is the loop's `llvm.loop` metadata."""
     pre = b.block
     head = b.append_basic_block(f"{name}.head")
     blk = b.append_basic_block(f"{name}.body")
@@ -24,19 +25,36 @@ def loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body, name: str) -> None:
     body(i)
     nxt = b.add(i, I64(1), flags=("nsw",))
     i.add_incoming(nxt, b.block)
-    b.branch(head)
+    latch = b.branch(head)
+    if hint is not None:
+        latch.set_metadata("llvm.loop", hint)
     b.position_at_end(done)
 
 
-def nest(b: ir.IRBuilder, dims, body, prefix: str, first: tuple[ir.Value, ir.Value] | None = None) -> None:
-    """Nested loops over `dims` (innermost last); `first` overrides the outermost bounds."""
+def nest(b: ir.IRBuilder, dims, body, prefix: str, first: tuple[ir.Value, ir.Value] | None = None,
+         hint: ir.MDValue | None = None) -> None:
+    """Nested loops over `dims` (innermost last); `first` overrides the outermost bounds;
+    `hint` goes on the innermost loop."""
     def level(d: int, ivs: list[ir.Value]):
         if d == len(dims):
             body(ivs)
             return
         lo, hi = first if (d == 0 and first) else (I64(0), I64(dims[d]))
-        loop(b, lo, hi, lambda i: level(d + 1, ivs + [i]), f"{prefix}{d}")
+        loop(b, lo, hi, lambda i: level(d + 1, ivs + [i]), f"{prefix}{d}", hint if d == len(dims) - 1 else None)
     level(0, [])
+
+
+def interleave_hint(module: ir.Module, count: int) -> ir.MDValue:
+    """`llvm.loop` metadata asking the vectorizer to interleave `count` vector iterations:
+    a long dependent chain per element (a polynomial, a division) leaves the core idle
+    unless independent iterations overlap."""
+    cache = module.__dict__.setdefault("_kiln_hints", {})
+    if count not in cache:
+        opt = module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"), ir.IntType(32)(count)])
+        loop_id = ir.values.MDValue(module, [], name=str(len(module.metadata)))
+        loop_id.operands = (loop_id, opt)  # NOTE: a loop id names itself first (LLVM's rule)
+        cache[count] = loop_id
+    return cache[count]
 
 
 UNROLL = 32  # reduction spaces up to this many points may be written out, not looped
