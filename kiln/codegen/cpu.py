@@ -77,11 +77,15 @@ class _KernelEmitter:
         def point(ivs):
             ivs = ivs_of(ivs)
             if k.reductions:
-                self.reduce_point(ivs)
+                self.reduce_points([ivs])
             else:
                 self.write(self.emitter(ivs))
-        heavy = not k.reductions and body_size([s.value for s in k.stores]) >= HEAVY_BODY
-        nest(b, shape, point, "i", (self.lo, self.hi), interleave_hint(self.module, 2) if heavy else None)
+        if _jam(k):  # the innermost points' reductions share one pass
+            nest(b, shape[:-1], lambda ivs: self.reduce_points([ivs + [I64(j)] for j in range(shape[-1])]), "i",
+                 (self.lo, self.hi))
+        else:
+            heavy = not k.reductions and body_size([s.value for s in k.stores]) >= HEAVY_BODY
+            nest(b, shape, point, "i", (self.lo, self.hi), interleave_hint(self.module, 2) if heavy else None)
         b.ret_void()
         return self.fn
 
@@ -146,87 +150,97 @@ class _KernelEmitter:
         b.ret_void()
         return fn
 
-    def reduce_point(self, ivs: list[ir.Value]) -> None:
-        """Run the reductions pass by pass (a pass ends where a reduction needs an earlier
-        result), then the point stores, then the stores over the reduction space."""
+    def reduce_points(self, pts: list[list[ir.Value]]) -> None:
+        """Run the reductions of the points `pts` (one point, or a few jammed together so
+        the values they share are loaded once) pass by pass (a pass ends where a reduction
+        needs an earlier result), then the point stores, then the stores over the reduction
+        space."""
         k, b = self.k, self.b
         if k.is_scan:
-            self.scan_point(ivs)
+            self.scan_point(pts[0])
             return
-        results: list[ir.Value] = []
+        results: list[list[ir.Value]] = [[] for _ in pts]
         for batch in _passes(k.reductions):
-            results += self.reduce_pass(ivs, batch, results)
+            for mine, new in zip(results, self.reduce_pass(pts, batch, results)):
+                mine += new
         inner = [s for s in k.stores if refs(s.offset, "ridx")]
-        em = self.emitter(ivs, accs=results)
-        point = self.evaluate(em, [s for s in k.stores if s not in inner])
-        if inner:  # the row pass reads what the point stores will overwrite, so it runs first
-            small_nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, results, em.memo), inner), "m",
-                       body_size([e for s in inner for e in (s.offset, s.value)]))
-        self.flush(point)
+        for ivs, res in zip(pts, results):
+            em = self.emitter(ivs, accs=res)
+            point = self.evaluate(em, [s for s in k.stores if s not in inner])
+            if inner:  # the row pass reads what the point stores will overwrite, so it runs first
+                small_nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, res, em.memo), inner), "m",
+                           body_size([e for s in inner for e in (s.offset, s.value)]))
+            self.flush(point)
 
-    def reduce_pass(self, ivs: list[ir.Value], reds: list[Reduction], earlier: list[ir.Value]) -> list[ir.Value]:
-        """One loop over the reduction space combining `reds` (which may read `earlier` results)."""
+    def reduce_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]]
+                    ) -> list[list[ir.Value]]:
+        """One loop over the reduction space combining `reds` at every point of `pts` (they may
+        read the `earlier` results of their point)."""
         if _lanes(self.k.rshape, reds):
-            return self.lane_pass(ivs, reds, earlier)
+            return self.lane_pass(pts, reds, earlier)
         b = self.b
-        accs = [b.alloca(llvm_type(r.value.dtype)) for r in reds]
-        pos = [b.alloca(I64) if r.kind in ("argmax", "argmin") else None for r in reds]
-        for r, a, p in zip(reds, accs, pos):
+        slots = [(r, b.alloca(llvm_type(r.value.dtype)), b.alloca(I64) if r.kind in ("argmax", "argmin") else None)
+                 for _ in pts for r in reds]
+        for r, a, p in slots:
             b.store(_identity(r.kind, r.value.dtype), a)
             if p is not None:
                 b.store(I64(0), p)
 
         def step(rivs):
-            em = self.emitter(ivs, rivs, earlier)
-            for r, a, p in zip(reds, accs, pos):
-                d = r.value.dtype
-                v, cur = em(r.value), b.load(a, typ=llvm_type(d))
-                if p is not None:
-                    better = _better(b, r.kind, d, v, cur)
-                    b.store(b.select(better, v, cur), a)
-                    b.store(b.select(better, self._flat(rivs, self.k.rshape), b.load(p, typ=I64)), p)
-                else:
-                    b.store(_combine(b, em, r.kind, d, cur, v), a)
-        small_nest(b, self.k.rshape, step, "r", body_size([r.value for r in reds]))
-        return [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
-                for r, a, p in zip(reds, accs, pos)]
+            for n, (ivs, prior) in enumerate(zip(pts, earlier)):
+                em = self.emitter(ivs, rivs, prior)
+                for r, a, p in slots[n * len(reds):(n + 1) * len(reds)]:
+                    d = r.value.dtype
+                    v, cur = em(r.value), b.load(a, typ=llvm_type(d))
+                    if p is not None:
+                        better = _better(b, r.kind, d, v, cur)
+                        b.store(b.select(better, v, cur), a)
+                        b.store(b.select(better, self._flat(rivs, self.k.rshape), b.load(p, typ=I64)), p)
+                    else:
+                        b.store(_combine(b, em, r.kind, d, cur, v), a)
+        small_nest(b, self.k.rshape, step, "r", len(pts) * body_size([r.value for r in reds]))
+        out = [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype)) for r, a, p in slots]
+        return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
 
-    def lane_pass(self, ivs: list[ir.Value], reds: list[Reduction], earlier: list[ir.Value]) -> list[ir.Value]:
+    def lane_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]]
+                  ) -> list[list[ir.Value]]:
         """A reduction whose innermost extent R is short, over many outer steps: R running
         values, one per position of the innermost index (an array LLVM keeps in vector
         registers), combined once at the end. Vectorizing the short inner loop itself would
         pay a horizontal combine (and a scalar tail) on every outer step."""
         b, rshape = self.b, self.k.rshape
         lanes = rshape[-1]
-        types = [llvm_type(r.value.dtype) for r in reds]
-        accs = [b.alloca(t, size=I64(lanes)) for t in types]
+        slots = [(red, llvm_type(red.value.dtype)) for _ in pts for red in reds]
+        accs = [b.alloca(t, size=I64(lanes)) for _, t in slots]
 
         def lane(a: ir.Value, t: ir.Type, r: ir.Value) -> ir.Value:
             return b.gep(a, [r], inbounds=True, source_etype=t)
 
         def init(r):
-            for red, a, t in zip(reds, accs, types):
+            for (red, t), a in zip(slots, accs):
                 b.store(_identity(red.kind, red.value.dtype), lane(a, t, r))
 
         def step(rivs):
-            em = self.emitter(ivs, rivs, earlier)
-            for red, a, t in zip(reds, accs, types):
-                p = lane(a, t, rivs[-1])
-                b.store(_combine(b, em, red.kind, red.value.dtype, b.load(p, typ=t), em(red.value)), p)
+            for n, (ivs, prior) in enumerate(zip(pts, earlier)):
+                em = self.emitter(ivs, rivs, prior)
+                for (red, t), a in list(zip(slots, accs))[n * len(reds):(n + 1) * len(reds)]:
+                    p = lane(a, t, rivs[-1])
+                    b.store(_combine(b, em, red.kind, red.value.dtype, b.load(p, typ=t), em(red.value)), p)
 
         loop(b, I64(0), I64(lanes), init, "l")
         nest(b, rshape[:-1], lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer + [r]), "lr"), "r")
-        totals = [b.alloca(t) for t in types]
-        for red, tot in zip(reds, totals):
+        totals = [b.alloca(t) for _, t in slots]
+        for (red, _), tot in zip(slots, totals):
             b.store(_identity(red.kind, red.value.dtype), tot)
 
         def combine(r):
-            em = self.emitter(ivs)
-            for red, a, t, tot in zip(reds, accs, types, totals):
+            em = self.emitter([])
+            for (red, t), a, tot in zip(slots, accs, totals):
                 b.store(_combine(b, em, red.kind, red.value.dtype, b.load(tot, typ=t), b.load(lane(a, t, r), typ=t)),
                         tot)
         loop(b, I64(0), I64(lanes), combine, "lc")
-        return [b.load(tot, typ=t) for tot, t in zip(totals, types)]
+        out = [b.load(tot, typ=t) for tot, (_, t) in zip(totals, slots)]
+        return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
 
     def scan_point(self, ivs: list[ir.Value]) -> None:
         (r,) = self.k.reductions
@@ -269,6 +283,18 @@ def _lanes(rshape: tuple[int, ...], reds: list[Reduction]) -> bool:
     (a convolution's weight gradient: rows of 28 over batch x height)."""
     return len(rshape) >= 2 and 8 <= rshape[-1] <= LANES and math.prod(rshape[:-1]) >= 8 \
         and all(r.kind in ("sum", "max", "min") for r in reds)
+
+
+JAM = 8  # innermost output extents up to this many share one pass over a long reduction
+
+
+def _jam(k: Kernel) -> bool:
+    """Jam the innermost output dimension into the reduction loop when it is short and the
+    reduction long: a convolution's weight gradient reads the same gradient value for all
+    its kernel columns, so the points together load it once, not once each."""
+    return len(k.shape) >= 2 and 2 <= k.shape[-1] <= JAM and bool(k.reductions) and not k.is_scan \
+        and math.prod(k.rshape) >= 1024 and not any(refs(s.offset, "ridx") for s in k.stores) \
+        and all(r.kind in ("sum", "prod", "max", "min") for r in k.reductions)
 
 
 def _identity(kind: str, d) -> ir.Constant:

@@ -1,13 +1,14 @@
-"""Reductions with a short innermost extent under a long outer one (a convolution's weight and
-bias gradients) keep one running value per innermost position (codegen/cpu.py `lane_pass`):
-sums, maxima and minima against NumPy, NaN propagation, and the kernels' shapes that use it."""
+"""How reductions loop (codegen/cpu.py): a short innermost extent under a long outer one keeps
+one running value per innermost position (`lane_pass`); a short innermost output dimension
+over a long reduction is jammed into one pass (`_jam`). Sums, products, maxima, minima and
+two-pass reductions against NumPy, NaN propagation, and which kernels take which path."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import kiln as kn
-from kiln.codegen.cpu import LANES, _lanes
+from kiln.codegen.cpu import JAM, LANES, _jam, _lanes
 
 RNG = np.random.default_rng(0)
 
@@ -62,3 +63,41 @@ def test_which_spaces_use_lanes() -> None:
     assert not _lanes((2, 28), sums)              # too few outer steps to pay for the lanes
     assert not _lanes((128, LANES + 1), sums)     # a long row again
     assert not _lanes((128, 28), [Reduction("argmax", None)])  # type: ignore[arg-type]
+
+
+def _jammed(f, *args) -> bool:
+    return any(_jam(k) for k in f.lower(*args).lowered.program.kernels)
+
+
+@pytest.mark.parametrize("op", ["sum", "max", "min", "prod", "logsumexp"])
+def test_jammed_points_match_numpy(op) -> None:
+    x = RNG.uniform(0.5, 1.5, (1500, 3, 7)).astype(np.float32)
+    f = kn.jit(lambda v: getattr(kn, op)(v[..., :5], axis=0))  # (3, 5) outputs: not one merged dimension
+    assert _jammed(f, x)
+    x64 = x[..., :5].astype(np.float64)
+    want = np.log(np.exp(x64).sum(axis=0)) if op == "logsumexp" else getattr(np, op)(x64, axis=0)
+    np.testing.assert_allclose(np.asarray(f(x)), want, rtol=2e-5)
+
+
+def test_jammed_weight_gradient_matches_numpy() -> None:
+    """A convolution's weight gradient: (O, KH, KW) outputs summed over (N, H, W), jammed over
+    KW, with lane accumulators over the row."""
+    x = RNG.standard_normal((16, 1, 12, 20)).astype(np.float32)
+    w = RNG.standard_normal((3, 1, 3, 5)).astype(np.float32)
+    dz = RNG.standard_normal((16, 3, 12, 20)).astype(np.float32)
+    f = kn.jit(kn.grad(lambda w, x, dz: (kn.nn.conv2d(x, w, padding=(1, 2)) * dz).sum()))
+    assert _jammed(f, w, x, dz)
+    xp = np.pad(x[:, 0].astype(np.float64), ((0, 0), (1, 1), (2, 2)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (3, 5), axis=(1, 2))  # (N, 12, 20, 3, 5)
+    want = np.einsum("nohw,nhwij->oij", dz.astype(np.float64), windows)[:, None]
+    np.testing.assert_allclose(np.asarray(f(w, x, dz)), want, rtol=1e-4, atol=1e-4)
+
+
+def test_which_kernels_jam() -> None:
+    long = RNG.standard_normal((1500, 3, 7)).astype(np.float32)
+    corner = kn.jit(lambda v: v[..., :5].sum(axis=0))
+    assert _jammed(corner, long)
+    assert not _jammed(corner, long[:20])                                           # a short reduction
+    assert not _jammed(kn.jit(lambda v: v.sum(axis=0)), long[:, :, 0])            # one output dim: threads' dim
+    assert not _jammed(kn.jit(lambda v: v[..., :JAM + 1].sum(axis=0)), np.ones((1500, 3, JAM + 2), np.float32))
+    assert not _jammed(kn.jit(lambda v: kn.argmax(v[..., :5], axis=0)), long)
