@@ -84,7 +84,7 @@ class _KernelEmitter:
             nest(b, shape[:-1], lambda ivs: self.reduce_points([ivs + [I64(j)] for j in range(shape[-1])]), "i",
                  (self.lo, self.hi))
         else:
-            heavy = not k.reductions and body_size([s.value for s in k.stores]) >= HEAVY_BODY
+            heavy = not k.reductions and shape[-1] >= LONG_ROW and body_size([s.value for s in k.stores]) >= HEAVY_BODY
             nest(b, shape, point, "i", (self.lo, self.hi), interleave_hint(self.module, 2) if heavy else None)
         b.ret_void()
         return self.fn
@@ -328,7 +328,8 @@ def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Val
     return (b.icmp_unsigned if d.is_bool else b.icmp_signed)(rel, v, cur)
 
 
-HEAVY_BODY = 32  # body_size from which an elementwise loop interleaves two vector iterations
+HEAVY_BODY = 32  # body_size from which an elementwise loop interleaves two vector iterations...
+LONG_ROW = 64  # ...if its rows are this long (a short row would leave most of it to the scalar remainder)
 SMALL_WORK = 1 << 12  # scalar evaluations below which a kernel is compiled for size, not speed
 PARALLEL_WORK = 1 << 15  # scalar evaluations below which threads cost more than they save
 GEMM_SPLIT_WORK = 1 << 18  # multiply-adds below which a GEMM runs as one BLAS call
