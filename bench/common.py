@@ -388,11 +388,16 @@ def guarded(impl: str, attempt: Callable[[], Row]) -> Row | None:
         return failed(impl, "ERROR", f"{type(e).__name__}: {e}")
 
 
+COOL_DOWN = 0.5  # s of idling before timing: the previous implementation's worker threads (OpenMP,
+#                  XLA's pool, OpenBLAS) spin-wait for a while after their last task, taking a core
+
+
 def measure(impl: str, build: Callable, verify: Callable, settings: Settings) -> Row | None:
     """Build, check, time one implementation. None when its framework is not installed."""
     def attempt() -> Row:
         call = build()
         verify(call)
+        time.sleep(COOL_DOWN)
         median, fastest = sample_times(call, settings)
         return Row(impl, median, min_seconds=fastest)
     return guarded(impl, attempt)
