@@ -12,14 +12,15 @@ import math
 from llvmlite import ir
 
 from ..ir import dtypes as dt
-from ..ir.kernel import Expr, Gemm, Kernel, Reduction, body_size, refs
+from ..ir.kernel import Expr, Gemm, Kernel, body_size
 from ..ir.program import Program
 from ..ir.target import Target
-from .loops import interleave_hint, loop, nest, small_nest
-from .scalar import I64, I8, PTR, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type, memory_type
+from .loops import interleave_hint, loop, nest
+from .reduce import Reductions, jam, row_form
+from .scalar import I64, I8, PTR, ScalarEmitter, constant, llvm_type, memory_type
 
 
-class _KernelEmitter:
+class _KernelEmitter(Reductions):
     def __init__(self, module: ir.Module, k: Kernel, sym: str, program: Program):
         self.k, self.program, self.module = k, program, module
         self.fn, self.lo, self.hi = self.function(sym, set(k.reads) | k.writes)
@@ -80,7 +81,10 @@ class _KernelEmitter:
                 self.reduce_points([ivs])
             else:
                 self.write(self.emitter(ivs))
-        if _jam(k):  # the innermost points' reductions share one pass
+        form = row_form(k)
+        if form is not None:  # a guarded window sum: the guard becomes loop bounds
+            nest(b, shape[:-1], lambda ivs: self.row_pass(ivs, form), "i", (self.lo, self.hi))
+        elif jam(k):  # the innermost points' reductions share one pass
             nest(b, shape[:-1], lambda ivs: self.reduce_points([ivs + [I64(j)] for j in range(shape[-1])]), "i",
                  (self.lo, self.hi))
         else:
@@ -149,183 +153,6 @@ class _KernelEmitter:
         loop(b, lo, hi, task, "t")
         b.ret_void()
         return fn
-
-    def reduce_points(self, pts: list[list[ir.Value]]) -> None:
-        """Run the reductions of the points `pts` (one point, or a few jammed together so
-        the values they share are loaded once) pass by pass (a pass ends where a reduction
-        needs an earlier result), then the point stores, then the stores over the reduction
-        space."""
-        k, b = self.k, self.b
-        if k.is_scan:
-            self.scan_point(pts[0])
-            return
-        results: list[list[ir.Value]] = [[] for _ in pts]
-        for batch in _passes(k.reductions):
-            for mine, new in zip(results, self.reduce_pass(pts, batch, results)):
-                mine += new
-        inner = [s for s in k.stores if refs(s.offset, "ridx")]
-        for ivs, res in zip(pts, results):
-            em = self.emitter(ivs, accs=res)
-            point = self.evaluate(em, [s for s in k.stores if s not in inner])
-            if inner:  # the row pass reads what the point stores will overwrite, so it runs first
-                small_nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, res, em.memo), inner), "m",
-                           body_size([e for s in inner for e in (s.offset, s.value)]))
-            self.flush(point)
-
-    def reduce_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]]
-                    ) -> list[list[ir.Value]]:
-        """One loop over the reduction space combining `reds` at every point of `pts` (they may
-        read the `earlier` results of their point)."""
-        if _lanes(self.k.rshape, reds):
-            return self.lane_pass(pts, reds, earlier)
-        b = self.b
-        slots = [(r, b.alloca(llvm_type(r.value.dtype)), b.alloca(I64) if r.kind in ("argmax", "argmin") else None)
-                 for _ in pts for r in reds]
-        for r, a, p in slots:
-            b.store(_identity(r.kind, r.value.dtype), a)
-            if p is not None:
-                b.store(I64(0), p)
-
-        def step(rivs):
-            for n, (ivs, prior) in enumerate(zip(pts, earlier)):
-                em = self.emitter(ivs, rivs, prior)
-                for r, a, p in slots[n * len(reds):(n + 1) * len(reds)]:
-                    d = r.value.dtype
-                    v, cur = em(r.value), b.load(a, typ=llvm_type(d))
-                    if p is not None:
-                        better = _better(b, r.kind, d, v, cur)
-                        b.store(b.select(better, v, cur), a)
-                        b.store(b.select(better, self._flat(rivs, self.k.rshape), b.load(p, typ=I64)), p)
-                    else:
-                        b.store(_combine(b, em, r.kind, d, cur, v), a)
-        small_nest(b, self.k.rshape, step, "r", len(pts) * body_size([r.value for r in reds]))
-        out = [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype)) for r, a, p in slots]
-        return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
-
-    def lane_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]]
-                  ) -> list[list[ir.Value]]:
-        """A reduction whose innermost extent R is short, over many outer steps: R running
-        values, one per position of the innermost index (an array LLVM keeps in vector
-        registers), combined once at the end. Vectorizing the short inner loop itself would
-        pay a horizontal combine (and a scalar tail) on every outer step."""
-        b, rshape = self.b, self.k.rshape
-        lanes = rshape[-1]
-        slots = [(red, llvm_type(red.value.dtype)) for _ in pts for red in reds]
-        accs = [b.alloca(t, size=I64(lanes)) for _, t in slots]
-
-        def lane(a: ir.Value, t: ir.Type, r: ir.Value) -> ir.Value:
-            return b.gep(a, [r], inbounds=True, source_etype=t)
-
-        def init(r):
-            for (red, t), a in zip(slots, accs):
-                b.store(_identity(red.kind, red.value.dtype), lane(a, t, r))
-
-        def step(rivs):
-            for n, (ivs, prior) in enumerate(zip(pts, earlier)):
-                em = self.emitter(ivs, rivs, prior)
-                for (red, t), a in list(zip(slots, accs))[n * len(reds):(n + 1) * len(reds)]:
-                    p = lane(a, t, rivs[-1])
-                    b.store(_combine(b, em, red.kind, red.value.dtype, b.load(p, typ=t), em(red.value)), p)
-
-        loop(b, I64(0), I64(lanes), init, "l")
-        nest(b, rshape[:-1], lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer + [r]), "lr"), "r")
-        totals = [b.alloca(t) for _, t in slots]
-        for (red, _), tot in zip(slots, totals):
-            b.store(_identity(red.kind, red.value.dtype), tot)
-
-        def combine(r):
-            em = self.emitter([])
-            for (red, t), a, tot in zip(slots, accs, totals):
-                b.store(_combine(b, em, red.kind, red.value.dtype, b.load(tot, typ=t), b.load(lane(a, t, r), typ=t)),
-                        tot)
-        loop(b, I64(0), I64(lanes), combine, "lc")
-        out = [b.load(tot, typ=t) for tot, (_, t) in zip(totals, slots)]
-        return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
-
-    def scan_point(self, ivs: list[ir.Value]) -> None:
-        (r,) = self.k.reductions
-        b, d = self.b, r.value.dtype
-        acc = b.alloca(llvm_type(d))
-        b.store(_identity("sum", d), acc)
-
-        def step(rivs):
-            em = self.emitter(ivs, rivs)
-            total = _combine(b, em, "sum", d, b.load(acc, typ=llvm_type(d)), em(r.value))
-            b.store(total, acc)
-            self.write(self.emitter(ivs, rivs, [total]))
-        nest(b, self.k.rshape, step, "r")
-
-    def _flat(self, rivs, rshape) -> ir.Value:
-        off = I64(0)
-        for i, n in zip(rivs, rshape):
-            off = self.b.add(self.b.mul(off, I64(n)), i)
-        return off
-
-
-def _passes(reductions) -> list[list[Reduction]]:
-    """Split reductions into loops: a reduction reading the result of one in the current
-    loop starts the next loop."""
-    out: list[list[Reduction]] = []
-    start = 0
-    for j, r in enumerate(reductions):
-        if not out or any(i >= start for i in refs(r.value, "acc")):
-            out.append([])
-            start = j
-        out[-1].append(r)
-    return out
-
-
-LANES = 64  # innermost reduction extents up to this many get one running value per position
-
-
-def _lanes(rshape: tuple[int, ...], reds: list[Reduction]) -> bool:
-    """Lane accumulators pay off for a short innermost extent under a long outer reduction
-    (a convolution's weight gradient: rows of 28 over batch x height)."""
-    return len(rshape) >= 2 and 8 <= rshape[-1] <= LANES and math.prod(rshape[:-1]) >= 8 \
-        and all(r.kind in ("sum", "max", "min") for r in reds)
-
-
-JAM = 8  # innermost output extents up to this many share one pass over a long reduction
-
-
-def _jam(k: Kernel) -> bool:
-    """Jam the innermost output dimension into the reduction loop when it is short and the
-    reduction long: a convolution's weight gradient reads the same gradient value for all
-    its kernel columns, so the points together load it once, not once each."""
-    return len(k.shape) >= 2 and 2 <= k.shape[-1] <= JAM and bool(k.reductions) and not k.is_scan \
-        and math.prod(k.rshape) >= 1024 and not any(refs(s.offset, "ridx") for s in k.stores) \
-        and all(r.kind in ("sum", "prod", "max", "min") for r in k.reductions)
-
-
-def _identity(kind: str, d) -> ir.Constant:
-    if kind in ("sum", "cumsum"):
-        return constant(d, 0)
-    if kind == "prod":
-        return constant(d, 1)
-    big = kind in ("min", "argmin")
-    if d.is_float:
-        return constant(d, float("inf") if big else float("-inf"))
-    if d.is_bool:
-        return constant(d, big)
-    lim = (1 << (d.bits - 1))
-    return constant(d, lim - 1 if big else -lim)
-
-
-def _combine(b: ir.IRBuilder, em: ScalarEmitter, kind: str, d, acc: ir.Value, v: ir.Value) -> ir.Value:
-    if kind == "sum":
-        return b.fadd(acc, v, flags=REDUCE_FLAGS) if d.is_float else b.add(acc, v)
-    if kind == "prod":
-        return b.fmul(acc, v, flags=REDUCE_FLAGS) if d.is_float else b.mul(acc, v)
-    return em._minmax(d, acc, v, "maximum" if kind == "max" else "minimum", ">" if kind == "max" else "<")
-
-
-def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Value:
-    """argmax/argmin take the first extreme; a NaN wins over any number (NumPy)."""
-    rel = ">" if kind == "argmax" else "<"
-    if d.is_float:
-        v_nan, cur_nan = b.fcmp_unordered("uno", v, v), b.fcmp_unordered("uno", cur, cur)
-        return b.or_(b.fcmp_ordered(rel, v, cur), b.and_(v_nan, b.not_(cur_nan)))
-    return (b.icmp_unsigned if d.is_bool else b.icmp_signed)(rel, v, cur)
 
 
 HEAVY_BODY = 32  # body_size from which an elementwise loop interleaves two vector iterations...

@@ -1,6 +1,6 @@
-"""How reductions loop (codegen/cpu.py): a short innermost extent under a long outer one keeps
+"""How reductions loop (codegen/reduce.py): a short innermost extent under a long outer one keeps
 one running value per innermost position (`lane_pass`); a short innermost output dimension
-over a long reduction is jammed into one pass (`_jam`). Sums, products, maxima, minima and
+over a long reduction is jammed into one pass (`jam`). Sums, products, maxima, minima and
 two-pass reductions against NumPy, NaN propagation, and which kernels take which path."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kiln as kn
-from kiln.codegen.cpu import JAM, LANES, _jam, _lanes
+from kiln.codegen.reduce import JAM, LANES, jam, lanes, row_form
 
 RNG = np.random.default_rng(0)
 
@@ -20,7 +20,7 @@ def _reduce_rows(op: str, axes, width: int):
 
 
 def _uses_lanes(f, x) -> bool:
-    return any(k.reductions and _lanes(k.rshape, list(k.reductions)) for k in f.lower(x).lowered.program.kernels)
+    return any(k.reductions and lanes(k.rshape, list(k.reductions)) for k in f.lower(x).lowered.program.kernels)
 
 
 @pytest.mark.parametrize("shape, axes, width", [((16, 6, 28, 32), (0, 2, 3), 28), ((9, 3, 9), (0, 2), 8),
@@ -39,7 +39,7 @@ def test_weighted_sum_over_rows_matches_numpy() -> None:
     a = RNG.standard_normal((32, 4, 20, 24)).astype(np.float32)
     b = RNG.standard_normal((32, 1, 20, 20)).astype(np.float32)
     f = kn.jit(lambda a, b: (a[..., :20] * b).sum(axis=(0, 2, 3)))
-    assert any(k.reductions and _lanes(k.rshape, list(k.reductions))
+    assert any(k.reductions and lanes(k.rshape, list(k.reductions))
                for k in f.lower(a, b).lowered.program.kernels)
     np.testing.assert_allclose(np.asarray(f(a, b)), (a[..., :20].astype(np.float64) * b).sum(axis=(0, 2, 3)),
                                rtol=1e-5)
@@ -58,22 +58,22 @@ def test_nan_propagates(op) -> None:
 def test_which_spaces_use_lanes() -> None:
     from kiln.ir.kernel import Reduction
     sums = [Reduction("sum", None)]  # type: ignore[arg-type]
-    assert _lanes((128, 28, 28), sums)
-    assert not _lanes((4096,), sums)              # one long row: the loop vectorizes it
-    assert not _lanes((2, 28), sums)              # too few outer steps to pay for the lanes
-    assert not _lanes((128, LANES + 1), sums)     # a long row again
-    assert not _lanes((128, 28), [Reduction("argmax", None)])  # type: ignore[arg-type]
+    assert lanes((128, 28, 28), sums)
+    assert not lanes((4096,), sums)              # one long row: the loop vectorizes it
+    assert not lanes((2, 28), sums)              # too few outer steps to pay for the lanes
+    assert not lanes((128, LANES + 1), sums)     # a long row again
+    assert not lanes((128, 28), [Reduction("argmax", None)])  # type: ignore[arg-type]
 
 
-def _jammed(f, *args) -> bool:
-    return any(_jam(k) for k in f.lower(*args).lowered.program.kernels)
+def jammed(f, *args) -> bool:
+    return any(jam(k) for k in f.lower(*args).lowered.program.kernels)
 
 
 @pytest.mark.parametrize("op", ["sum", "max", "min", "prod", "logsumexp"])
 def test_jammed_points_match_numpy(op) -> None:
     x = RNG.uniform(0.5, 1.5, (1500, 3, 7)).astype(np.float32)
     f = kn.jit(lambda v: getattr(kn, op)(v[..., :5], axis=0))  # (3, 5) outputs: not one merged dimension
-    assert _jammed(f, x)
+    assert jammed(f, x)
     x64 = x[..., :5].astype(np.float64)
     want = np.log(np.exp(x64).sum(axis=0)) if op == "logsumexp" else getattr(np, op)(x64, axis=0)
     np.testing.assert_allclose(np.asarray(f(x)), want, rtol=2e-5)
@@ -86,7 +86,7 @@ def test_jammed_weight_gradient_matches_numpy() -> None:
     w = RNG.standard_normal((3, 1, 3, 5)).astype(np.float32)
     dz = RNG.standard_normal((16, 3, 12, 20)).astype(np.float32)
     f = kn.jit(kn.grad(lambda w, x, dz: (kn.nn.conv2d(x, w, padding=(1, 2)) * dz).sum()))
-    assert _jammed(f, w, x, dz)
+    assert jammed(f, w, x, dz)
     xp = np.pad(x[:, 0].astype(np.float64), ((0, 0), (1, 1), (2, 2)))
     windows = np.lib.stride_tricks.sliding_window_view(xp, (3, 5), axis=(1, 2))  # (N, 12, 20, 3, 5)
     want = np.einsum("nohw,nhwij->oij", dz.astype(np.float64), windows)[:, None]
@@ -96,8 +96,42 @@ def test_jammed_weight_gradient_matches_numpy() -> None:
 def test_which_kernels_jam() -> None:
     long = RNG.standard_normal((1500, 3, 7)).astype(np.float32)
     corner = kn.jit(lambda v: v[..., :5].sum(axis=0))
-    assert _jammed(corner, long)
-    assert not _jammed(corner, long[:20])                                           # a short reduction
-    assert not _jammed(kn.jit(lambda v: v.sum(axis=0)), long[:, :, 0])            # one output dim: threads' dim
-    assert not _jammed(kn.jit(lambda v: v[..., :JAM + 1].sum(axis=0)), np.ones((1500, 3, JAM + 2), np.float32))
-    assert not _jammed(kn.jit(lambda v: kn.argmax(v[..., :5], axis=0)), long)
+    assert jammed(corner, long)
+    assert not jammed(corner, long[:20])                                           # a short reduction
+    assert not jammed(kn.jit(lambda v: v.sum(axis=0)), long[:, :, 0])            # one output dim: threads' dim
+    assert not jammed(kn.jit(lambda v: v[..., :JAM + 1].sum(axis=0)), np.ones((1500, 3, JAM + 2), np.float32))
+    assert not jammed(kn.jit(lambda v: kn.argmax(v[..., :5], axis=0)), long)
+
+
+def _rowed(f, *args) -> bool:
+    return any(row_form(k) is not None for k in f.lower(*args).lowered.program.kernels)
+
+
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (1, 2, 1), (1, (1, 3), (2, 1)), (2, 1, 1)])
+def test_convolution_input_gradient_matches_torch(stride, padding, dilation) -> None:
+    """The data gradient of an im2col + GEMM convolution is a col2im: a guarded window sum that
+    runs as rows (stride 1: unit-coefficient bounds) or point by point (stride 2)."""
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((3, 6, 13, 15)).astype(np.float32)
+    w = RNG.standard_normal((8, 6, 3, 5)).astype(np.float32)
+    f = kn.jit(kn.grad(lambda x, w: (kn.nn.conv2d(x, w, stride=stride, padding=padding, dilation=dilation) ** 2).sum()))
+    assert _rowed(f, x, w) == (stride == 1)
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    y = torch.nn.functional.conv2d(xt, torch.tensor(w, dtype=torch.float64), stride=stride,
+                                   padding=padding if isinstance(padding, int) else tuple(padding),
+                                   dilation=dilation)
+    (y ** 2).sum().backward()
+    np.testing.assert_allclose(np.asarray(f(x, w)), xt.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_row_form_needs_unit_bounds_and_the_identity_fill() -> None:
+    """Max pooling's padded windows read as -inf (max's identity): rows when stride 1; a zero
+    fill under a max is not the identity, so that stays point by point."""
+    x = RNG.standard_normal((2, 3, 9, 11)).astype(np.float32)
+    pool = kn.jit(lambda x: kn.nn.max_pool2d(x, 3, stride=1, padding=1))
+    assert _rowed(pool, x)
+    win = np.lib.stride_tricks.sliding_window_view(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)),
+                                                          constant_values=-np.inf), (3, 3), axis=(2, 3))
+    np.testing.assert_array_equal(np.asarray(pool(x)), win.max(axis=(-2, -1)))
+    zero_fill = kn.jit(lambda x: kn.max(kn.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))[:, :, :, 1:12], axis=1))
+    assert not _rowed(zero_fill, x)

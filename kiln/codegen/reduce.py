@@ -1,0 +1,324 @@
+"""Reduction loops of a CPU kernel: which loop shape a reduction gets, and its emission.
+
+A reduction point combines its values over the reduction space in one of three shapes:
+the plain loop (LLVM vectorizes a long innermost row, one horizontal combine per point);
+lanes, one running value per position of a short innermost row, combined once at the end;
+and jammed points, a short innermost output row whose points share one pass (and so the
+loads they have in common). Mixed into the CPU kernel emitter; imports ir and codegen only.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from ..ir.kernel import GUARD, Expr, Kernel, Reduction, body_size, refs
+from .loops import loop, nest, small_nest
+from .scalar import I64, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type
+
+
+class Reductions:
+    """The reduction half of the kernel emitter (needs its `b`, `k`, `emitter`, `evaluate`,
+    `flush` and `write`)."""
+
+    def reduce_points(self, pts: list[list[ir.Value]]) -> None:
+        """Run the reductions of the points `pts` (one point, or a few jammed together so
+        the values they share are loaded once) pass by pass (a pass ends where a reduction
+        needs an earlier result), then the point stores, then the stores over the reduction
+        space."""
+        k, b = self.k, self.b
+        if k.is_scan:
+            self.scan_point(pts[0])
+            return
+        results: list[list[ir.Value]] = [[] for _ in pts]
+        for batch in _passes(k.reductions):
+            for mine, new in zip(results, self.reduce_pass(pts, batch, results)):
+                mine += new
+        inner = [s for s in k.stores if refs(s.offset, "ridx")]
+        for ivs, res in zip(pts, results):
+            em = self.emitter(ivs, accs=res)
+            point = self.evaluate(em, [s for s in k.stores if s not in inner])
+            if inner:  # the row pass reads what the point stores will overwrite, so it runs first
+                small_nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, res, em.memo), inner), "m",
+                           body_size([e for s in inner for e in (s.offset, s.value)]))
+            self.flush(point)
+
+    def reduce_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]]
+                    ) -> list[list[ir.Value]]:
+        """One loop over the reduction space combining `reds` at every point of `pts` (they may
+        read the `earlier` results of their point)."""
+        if lanes(self.k.rshape, reds):
+            return self.lane_pass(pts, reds, earlier)
+        b = self.b
+        slots = [(r, b.alloca(llvm_type(r.value.dtype)), b.alloca(I64) if r.kind in ("argmax", "argmin") else None)
+                 for _ in pts for r in reds]
+        for r, a, p in slots:
+            b.store(_identity(r.kind, r.value.dtype), a)
+            if p is not None:
+                b.store(I64(0), p)
+
+        def step(rivs):
+            for n, (ivs, prior) in enumerate(zip(pts, earlier)):
+                em = self.emitter(ivs, rivs, prior)
+                for r, a, p in slots[n * len(reds):(n + 1) * len(reds)]:
+                    d = r.value.dtype
+                    v, cur = em(r.value), b.load(a, typ=llvm_type(d))
+                    if p is not None:
+                        better = _better(b, r.kind, d, v, cur)
+                        b.store(b.select(better, v, cur), a)
+                        b.store(b.select(better, self._flat(rivs, self.k.rshape), b.load(p, typ=I64)), p)
+                    else:
+                        b.store(_combine(b, em, r.kind, d, cur, v), a)
+        small_nest(b, self.k.rshape, step, "r", len(pts) * body_size([r.value for r in reds]))
+        out = [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype)) for r, a, p in slots]
+        return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
+
+    def lane_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]]
+                  ) -> list[list[ir.Value]]:
+        """A reduction whose innermost extent R is short, over many outer steps: R running
+        values, one per position of the innermost index (an array LLVM keeps in vector
+        registers), combined once at the end. Vectorizing the short inner loop itself would
+        pay a horizontal combine (and a scalar tail) on every outer step."""
+        b, rshape = self.b, self.k.rshape
+        lanes = rshape[-1]
+        slots = [(red, llvm_type(red.value.dtype)) for _ in pts for red in reds]
+        accs = [b.alloca(t, size=I64(lanes)) for _, t in slots]
+
+        def lane(a: ir.Value, t: ir.Type, r: ir.Value) -> ir.Value:
+            return b.gep(a, [r], inbounds=True, source_etype=t)
+
+        def init(r):
+            for (red, t), a in zip(slots, accs):
+                b.store(_identity(red.kind, red.value.dtype), lane(a, t, r))
+
+        def step(rivs):
+            for n, (ivs, prior) in enumerate(zip(pts, earlier)):
+                em = self.emitter(ivs, rivs, prior)
+                for (red, t), a in list(zip(slots, accs))[n * len(reds):(n + 1) * len(reds)]:
+                    p = lane(a, t, rivs[-1])
+                    b.store(_combine(b, em, red.kind, red.value.dtype, b.load(p, typ=t), em(red.value)), p)
+
+        loop(b, I64(0), I64(lanes), init, "l")
+        nest(b, rshape[:-1], lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer + [r]), "lr"), "r")
+        totals = [b.alloca(t) for _, t in slots]
+        for (red, _), tot in zip(slots, totals):
+            b.store(_identity(red.kind, red.value.dtype), tot)
+
+        def combine(r):
+            em = self.emitter([])
+            for (red, t), a, tot in zip(slots, accs, totals):
+                b.store(_combine(b, em, red.kind, red.value.dtype, b.load(tot, typ=t), b.load(lane(a, t, r), typ=t)),
+                        tot)
+        loop(b, I64(0), I64(lanes), combine, "lc")
+        out = [b.load(tot, typ=t) for tot, (_, t) in zip(totals, slots)]
+        return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
+
+    def row_pass(self, outer: list[ir.Value], form: "RowForm") -> None:
+        """One output row of a RowForm kernel: a running value per row position; for each
+        reduction step the guard's uniform part is one branch and its bounds the range of
+        a contiguous, unguarded (vectorizable) loop; then the row's stores."""
+        k, b = self.k, self.b
+        (red,) = k.reductions
+        width, d = k.shape[-1], red.value.dtype
+        t = llvm_type(d)
+        acc = b.alloca(t, size=I64(width))
+
+        def cell(w: ir.Value) -> ir.Value:
+            return b.gep(acc, [w], inbounds=True, source_etype=t)
+
+        def add(w: ir.Value, rivs: list[ir.Value]) -> None:
+            em = self.emitter(outer + [w], rivs)
+            b.store(_combine(b, em, red.kind, d, b.load(cell(w), typ=t), em(form.value)), cell(w))
+
+        def step(rivs: list[ir.Value]) -> None:
+            em = self.emitter(outer + [I64(0)], rivs)  # bounds and uniform conditions at w = 0
+            lo, hi = I64(0), I64(width)
+            for bound in form.bounds:
+                f0 = b.sub(em(bound.lhs), em(bound.rhs))
+                low, value = _BOUND[bound.op, bound.coef]
+                edge = b.add(b.neg(f0) if bound.coef == 1 else f0, I64(value))
+                lo, hi = (_max(b, lo, edge), hi) if low else (lo, _min(b, hi, edge))
+            if form.uniform:
+                ok = em(form.uniform[0])
+                for c in form.uniform[1:]:
+                    ok = b.and_(ok, em(c))
+                with b.if_then(ok):
+                    loop(b, lo, hi, lambda w: add(w, rivs), "rs")
+            else:
+                loop(b, lo, hi, lambda w: add(w, rivs), "rs")
+
+        loop(b, I64(0), I64(width), lambda w: b.store(_identity(red.kind, d), cell(w)), "ri")
+        small_nest(b, k.rshape, step, "r", body_size([form.value]))
+        loop(b, I64(0), I64(width), lambda w: self.write(self.emitter(outer + [w], accs=[b.load(cell(w), typ=t)])),
+             "rw")
+
+    def scan_point(self, ivs: list[ir.Value]) -> None:
+        (r,) = self.k.reductions
+        b, d = self.b, r.value.dtype
+        acc = b.alloca(llvm_type(d))
+        b.store(_identity("sum", d), acc)
+
+        def step(rivs):
+            em = self.emitter(ivs, rivs)
+            total = _combine(b, em, "sum", d, b.load(acc, typ=llvm_type(d)), em(r.value))
+            b.store(total, acc)
+            self.write(self.emitter(ivs, rivs, [total]))
+        nest(b, self.k.rshape, step, "r")
+
+    def _flat(self, rivs, rshape) -> ir.Value:
+        off = I64(0)
+        for i, n in zip(rivs, rshape):
+            off = self.b.add(self.b.mul(off, I64(n)), i)
+        return off
+
+
+def _passes(reductions) -> list[list[Reduction]]:
+    """Split reductions into loops: a reduction reading the result of one in the current
+    loop starts the next loop."""
+    out: list[list[Reduction]] = []
+    start = 0
+    for j, r in enumerate(reductions):
+        if not out or any(i >= start for i in refs(r.value, "acc")):
+            out.append([])
+            start = j
+        out[-1].append(r)
+    return out
+
+
+LANES = 64  # innermost reduction extents up to this many get one running value per position
+
+
+def lanes(rshape: tuple[int, ...], reds: list[Reduction]) -> bool:
+    """Lane accumulators pay off for a short innermost extent under a long outer reduction
+    (a convolution's weight gradient: rows of 28 over batch x height)."""
+    return len(rshape) >= 2 and 8 <= rshape[-1] <= LANES and math.prod(rshape[:-1]) >= 8 \
+        and all(r.kind in ("sum", "max", "min") for r in reds)
+
+
+JAM = 8  # innermost output extents up to this many share one pass over a long reduction
+
+
+def jam(k: Kernel) -> bool:
+    """Jam the innermost output dimension into the reduction loop when it is short and the
+    reduction long: a convolution's weight gradient reads the same gradient value for all
+    its kernel columns, so the points together load it once, not once each."""
+    return len(k.shape) >= 2 and 2 <= k.shape[-1] <= JAM and bool(k.reductions) and not k.is_scan \
+        and math.prod(k.rshape) >= 1024 and not any(refs(s.offset, "ridx") for s in k.stores) \
+        and all(r.kind in ("sum", "prod", "max", "min") for r in k.reductions)
+
+
+def _identity(kind: str, d) -> ir.Constant:
+    if kind in ("sum", "cumsum"):
+        return constant(d, 0)
+    if kind == "prod":
+        return constant(d, 1)
+    big = kind in ("min", "argmin")
+    if d.is_float:
+        return constant(d, float("inf") if big else float("-inf"))
+    if d.is_bool:
+        return constant(d, big)
+    lim = (1 << (d.bits - 1))
+    return constant(d, lim - 1 if big else -lim)
+
+
+def _combine(b: ir.IRBuilder, em: ScalarEmitter, kind: str, d, acc: ir.Value, v: ir.Value) -> ir.Value:
+    if kind == "sum":
+        return b.fadd(acc, v, flags=REDUCE_FLAGS) if d.is_float else b.add(acc, v)
+    if kind == "prod":
+        return b.fmul(acc, v, flags=REDUCE_FLAGS) if d.is_float else b.mul(acc, v)
+    return em._minmax(d, acc, v, "maximum" if kind == "max" else "minimum", ">" if kind == "max" else "<")
+
+
+def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Value:
+    """argmax/argmin take the first extreme; a NaN wins over any number (NumPy)."""
+    rel = ">" if kind == "argmax" else "<"
+    if d.is_float:
+        v_nan, cur_nan = b.fcmp_unordered("uno", v, v), b.fcmp_unordered("uno", cur, cur)
+        return b.or_(b.fcmp_ordered(rel, v, cur), b.and_(v_nan, b.not_(cur_nan)))
+    return (b.icmp_unsigned if d.is_bool else b.icmp_signed)(rel, v, cur)
+
+
+# rows: a guarded window sum with its guard turned into loop bounds --------------------------------
+
+@dataclass(frozen=True)
+class Bound:
+    """`coef·w + rest(w=0) <op> 0` for the innermost output index w (coef ±1): one bound on w."""
+
+    op: str
+    coef: int
+    lhs: Expr
+    rhs: Expr
+
+
+@dataclass(frozen=True)
+class RowForm:
+    """A kernel whose single reduction sums (or maxes, mins) `guard(uniform ∧ bounds, value,
+    identity)`: per output row the guard is a condition that does not vary along the row and
+    an interval of the row, so each reduction step is one unguarded contiguous loop."""
+
+    uniform: tuple[Expr, ...]
+    bounds: tuple[Bound, ...]
+    value: Expr
+
+
+def _coef(e: Expr, d: int) -> int | None:
+    """e's coefficient of idx d when e is that index times a constant plus terms free of it."""
+    if e.op == "idx" and e.attr == d:
+        return 1
+    if d not in refs(e, "idx"):
+        return 0
+    if e.op in ("add", "sub"):
+        a, b = _coef(e.args[0], d), _coef(e.args[1], d)
+        return None if a is None or b is None else (a + b if e.op == "add" else a - b)
+    if e.op == "neg":
+        c = _coef(e.args[0], d)
+        return None if c is None else -c
+    if e.op == "mul":
+        for x, y in (e.args, e.args[::-1]):
+            c = _coef(x, d)
+            if c is not None and y.is_const:
+                return c * y.attr
+    return None
+
+
+def _atoms(c: Expr) -> list[Expr]:
+    return _atoms(c.args[0]) + _atoms(c.args[1]) if c.op == "and" else [c]
+
+
+def row_form(k: Kernel) -> RowForm | None:
+    """The RowForm of k, or None: one sum/max/min reduction whose guard's conditions on the
+    innermost index are unit-coefficient bounds and whose fill is the reduction's identity."""
+    if len(k.shape) < 2 or k.shape[-1] < 4 or len(k.reductions) != 1 or k.is_scan \
+            or any(refs(s.offset, "ridx") for s in k.stores):
+        return None
+    (r,) = k.reductions
+    v = r.value
+    if r.kind not in ("sum", "max", "min") or v.op != "select" or v.attr != GUARD or not v.args[2].is_const \
+            or v.args[2].attr != _identity(r.kind, v.dtype).constant:
+        return None
+    d, uniform, bounds = len(k.shape) - 1, [], []
+    for atom in _atoms(v.args[0]):
+        coefs = [_coef(x, d) for x in atom.args]
+        if all(c == 0 for c in coefs):
+            uniform.append(atom)
+        elif atom.op in ("lt", "le", "gt", "ge") and None not in coefs and abs(coefs[0] - coefs[1]) == 1 \
+                and atom.args[0].dtype.is_int:
+            bounds.append(Bound(atom.op, coefs[0] - coefs[1], *atom.args))
+        else:
+            return None
+    return RowForm(tuple(uniform), tuple(bounds), v.args[1]) if bounds else None
+
+
+# (op, coef) of `coef·w + f0 <op> 0` → (a lower bound?, c): the bound is w >= -f0 + c (coef 1)
+# or w >= f0 + c (coef -1) when lower, w < ... likewise when upper
+_BOUND = {("ge", 1): (True, 0), ("gt", 1): (True, 1), ("le", 1): (False, 1), ("lt", 1): (False, 0),
+          ("ge", -1): (False, 1), ("gt", -1): (False, 0), ("le", -1): (True, 0), ("lt", -1): (True, 1)}
+
+
+def _max(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
+def _min(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y)
