@@ -149,7 +149,10 @@ class Reductions:
                 loop(b, lo, hi, lambda w: add(w, rivs), "rs")
 
         loop(b, I64(0), I64(width), lambda w: b.store(_identity(red.kind, d), cell(w)), "ri")
-        small_nest(b, k.rshape, step, "r", body_size([form.value]))
+        # the window's rows loop and the taps of a row are written out: a vectorized loop per
+        # tap of one row, not per tap of the window (W4 first call 0.94 -> 0.85 s, same speed)
+        nest(b, k.rshape[:-1], lambda outer: small_nest(b, k.rshape[-1:], lambda last: step(outer + last), "rt",
+                                                           body_size([form.value])), "r")
         loop(b, I64(0), I64(width), lambda w: self.write(self.emitter(outer + [w], accs=[b.load(cell(w), typ=t)])),
              "rw")
 
