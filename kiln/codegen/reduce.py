@@ -31,24 +31,34 @@ class Reductions:
         if k.is_scan:
             self.scan_point(pts[0])
             return
+        inner = [s for s in k.stores if refs(s.offset, "ridx")]
+        keep = _row_values(k, inner) if len(pts) == 1 else {}
+        rows = {id(e): (e, b.alloca(llvm_type(e.dtype), size=I64(math.prod(k.rshape)))) for e in keep.values()}
         results: list[list[ir.Value]] = [[] for _ in pts]
         for batch in _passes(k.reductions):
-            for mine, new in zip(results, self.reduce_pass(pts, batch, results)):
+            mine_rows = [rows[id(e)] for e in keep.values() if any(e in _nodes(r.value) for r in batch)]
+            for mine, new in zip(results, self.reduce_pass(pts, batch, results, mine_rows)):
                 mine += new
-        inner = [s for s in k.stores if refs(s.offset, "ridx")]
         for ivs, res in zip(pts, results):
             em = self.emitter(ivs, accs=res)
             point = self.evaluate(em, [s for s in k.stores if s not in inner])
             if inner:  # the row pass reads what the point stores will overwrite, so it runs first
-                small_nest(b, k.rshape, lambda rivs: self.write(self.emitter(ivs, rivs, res, em.memo), inner), "m",
-                           body_size([e for s in inner for e in (s.offset, s.value)]))
+                def row_step(rivs, ivs=ivs, res=res, em=em):
+                    memo = dict(em.memo)
+                    flat = self._flat(rivs, k.rshape)
+                    for key, (e, row) in rows.items():  # values the reduction pass kept
+                        memo[key] = b.load(b.gep(row, [flat], inbounds=True, source_etype=llvm_type(e.dtype)),
+                                           typ=llvm_type(e.dtype))
+                    self.write(self.emitter(ivs, rivs, res, memo), inner)
+                small_nest(b, k.rshape, row_step, "m", body_size([e for s in inner for e in (s.offset, s.value)]))
             self.flush(point)
 
-    def reduce_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]]
-                    ) -> list[list[ir.Value]]:
+    def reduce_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]],
+                    rows: list = ()) -> list[list[ir.Value]]:
         """One loop over the reduction space combining `reds` at every point of `pts` (they may
-        read the `earlier` results of their point)."""
-        if lanes(self.k.rshape, reds):
+        read the `earlier` results of their point); each (Expr, array) of `rows` is stored at
+        every step, for the row stores to read back instead of computing it again."""
+        if lanes(self.k.rshape, reds) and not rows:
             return self.lane_pass(pts, reds, earlier)
         b = self.b
         slots = [(r, b.alloca(llvm_type(r.value.dtype)), b.alloca(I64) if r.kind in ("argmax", "argmin") else None)
@@ -70,6 +80,9 @@ class Reductions:
                         b.store(b.select(better, self._flat(rivs, self.k.rshape), b.load(p, typ=I64)), p)
                     else:
                         b.store(_combine(b, em, r.kind, d, cur, v), a)
+                for e, row in rows:
+                    b.store(em(e), b.gep(row, [self._flat(rivs, self.k.rshape)], inbounds=True,
+                                         source_etype=llvm_type(e.dtype)))
         small_nest(b, self.k.rshape, step, "r", len(pts) * body_size([r.value for r in reds]))
         out = [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype)) for r, a, p in slots]
         return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
@@ -209,6 +222,44 @@ def jam(k: Kernel) -> bool:
     return len(k.shape) >= 2 and 2 <= k.shape[-1] <= JAM and bool(k.reductions) and not k.is_scan \
         and math.prod(k.rshape) >= 1024 and not any(refs(s.offset, "ridx") for s in k.stores) \
         and all(r.kind in ("sum", "prod", "max", "min") for r in k.reductions)
+
+
+ROW_CACHE = 8192  # elements of a reduction space whose costly values are kept for the row stores
+
+
+def _nodes(e: Expr) -> set:
+    out, stack = set(), [e]
+    while stack:
+        x = stack.pop()
+        if x not in out:
+            out.add(x)
+            stack.extend(x.args)
+    return out
+
+
+def _row_values(k: Kernel, inner: list) -> dict[int, Expr]:
+    """Costly values (an exp, a division) over the reduction space that both a reduction and
+    the row stores compute (softmax's e^(x - max), summed, then divided by the sum): the
+    reduction pass keeps them in a stack array, so the row pass computes each once. The
+    largest such subexpressions, by id."""
+    if not inner or math.prod(k.rshape) > ROW_CACHE:
+        return {}
+    reduced = set().union(*(_nodes(r.value) for r in k.reductions))
+    if any(x.op == "select" and x.attr == GUARD for x in reduced):
+        return {}  # NOTE: a guarded value is not computed at every step
+    keep: dict[int, Expr] = {}
+    stack = [e for s in inner for e in (s.offset, s.value)]
+    seen: set[int] = set()
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if e in reduced and refs(e, "ridx") and body_size([e]) >= 16:
+            keep[id(e)] = e
+        else:
+            stack.extend(e.args)
+    return keep
 
 
 def _identity(kind: str, d) -> ir.Constant:

@@ -135,3 +135,35 @@ def test_row_form_needs_unit_bounds_and_the_identity_fill() -> None:
     np.testing.assert_array_equal(np.asarray(pool(x)), win.max(axis=(-2, -1)))
     zero_fill = kn.jit(lambda x: kn.max(kn.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))[:, :, :, 1:12], axis=1))
     assert not _rowed(zero_fill, x)
+
+
+def test_softmax_rows_keep_the_exponentials() -> None:
+    """Softmax's e^(x - max) is summed by the reduction and divided by the sum in the row
+    stores: the reduction pass keeps it in a row array, so each is computed once. Results
+    equal a build that recomputes it, bit for bit."""
+    import kiln.codegen.reduce as reduce
+    from kiln.ir.kernel import refs as _refs
+    from kiln.runtime.cache import CACHE
+    z = RNG.standard_normal((64, 300)).astype(np.float32) * 4
+    y = RNG.integers(0, 300, 64).astype(np.int32)
+
+    def loss_and_grad(z, y):
+        return kn.value_and_grad(kn.nn.sparse_softmax_cross_entropy)(z, y)
+    f = kn.jit(loss_and_grad)
+    (k,) = [k for k in f.lower(z, y).lowered.program.kernels if any(_refs(s.offset, "ridx") for s in k.stores)]
+    kept = reduce._row_values(k, [s for s in k.stores if _refs(s.offset, "ridx")])
+    assert kept and all(_refs(e, "ridx") and _refs(e, "exp") for e in kept.values())
+    loss, grad = f(z, y)
+    saved = reduce.ROW_CACHE
+    try:
+        reduce.ROW_CACHE = 0
+        CACHE._items.clear()
+        loss2, grad2 = kn.jit(loss_and_grad)(z, y)
+    finally:
+        reduce.ROW_CACHE = saved
+    np.testing.assert_array_equal(np.asarray(grad), np.asarray(grad2))
+    assert float(loss) == float(loss2)
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(grad), (p - np.eye(300)[y]) / 64, rtol=1e-4, atol=1e-7)
+
