@@ -38,23 +38,33 @@ class _KernelEmitter(Reductions):
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.ptrs = {s: self.b.load(self.b.gep(bufs, [I64(s)], source_etype=PTR), name=f"buf{s}",
                                   typ=PTR) for s in sorted(slots)}
+        self.alias = _alias_sets(self.module, sorted(slots))
         return fn, fn.args[1], fn.args[2]
 
     def pointer(self, slot: int, offset: ir.Value, d) -> ir.Value:
         return self.b.gep(self.ptrs[slot], [offset], inbounds=True, source_etype=memory_type(d))
 
     def load(self, slot: int, offset: ir.Value, d) -> ir.Value:
-        v = self.b.load(self.pointer(slot, offset, d), typ=memory_type(d))
+        v = self.scoped(slot, self.b.load(self.pointer(slot, offset, d), typ=memory_type(d)))
         return self.b.trunc(v, llvm_type(d)) if d.is_bool else v
 
     def store(self, slot: int, offset: ir.Value, value: ir.Value, d, mode: str) -> None:
         p = self.pointer(slot, offset, d)
         if mode == "add":
-            old = self.b.load(p, typ=memory_type(d))
+            old = self.scoped(slot, self.b.load(p, typ=memory_type(d)))
             value = self.b.fadd(old, value) if d.is_float else self.b.add(old, value)
         elif d.is_bool:
             value = self.b.zext(value, I8)
-        self.b.store(value, p)
+        self.scoped(slot, self.b.store(value, p))
+
+    def scoped(self, slot: int, access: ir.Instruction) -> ir.Instruction:
+        """Tell LLVM that buffer `slot` overlaps no other buffer of the kernel, so its loops
+        vectorize without runtime overlap checks."""
+        scope, others = self.alias[slot]
+        access.set_metadata("alias.scope", scope)
+        if others is not None:
+            access.set_metadata("noalias", others)
+        return access
 
     def emitter(self, ivs: list[ir.Value], rivs: list[ir.Value] = (), accs: list[ir.Value] = (),
                 memo: dict | None = None) -> ScalarEmitter:
@@ -177,6 +187,34 @@ def gemm_splits(g: Gemm, threads: int) -> int:
     if threads < 2 or batches >= threads or batches * g.m * g.n * g.k < GEMM_SPLIT_WORK:
         return 1
     return max(1, min(threads, max(g.m, g.n)))
+
+
+def _alias_sets(module: ir.Module, slots: list[int]) -> dict[int, tuple[ir.MDValue, ir.MDValue | None]]:
+    """Per buffer slot, the `alias.scope` and `noalias` lists of a kernel reading or writing
+    `slots`. NOTE: distinct slots never share memory within a kernel: the arena frees a temp
+    only after its last kernel, Variables own their arrays, and results are fresh or
+    recycled only once dropped (an argument the caller still holds is never one)."""
+    scopes = module.__dict__.setdefault("_kiln_scopes", {})
+    if "domain" not in scopes:
+        scopes["domain"] = _self_named(module, [ir.MetaDataString(module, "kiln buffers")])
+    for s in slots:
+        if s not in scopes:
+            scopes[s] = _self_named(module, [scopes["domain"], ir.MetaDataString(module, f"slot {s}")])
+    return {s: (_node(module, [scopes[s]]), _node(module, [scopes[t] for t in slots if t != s]) if len(slots) > 1
+                else None) for s in slots}
+
+
+def _node(module: ir.Module, operands: list) -> ir.MDValue:
+    """A new metadata node (not `add_metadata`, whose cache hashes operands: a scope names
+    itself, so hashing it never ends)."""
+    return ir.values.MDValue(module, operands, name=str(len(module.metadata)))
+
+
+def _self_named(module: ir.Module, operands: list) -> ir.MDValue:
+    """A metadata node whose first operand is itself (how LLVM keeps scopes and loop ids unique)."""
+    node = _node(module, [])
+    node.operands = (node, *operands)
+    return node
 
 
 def profile_symbol(sym: str) -> str:
