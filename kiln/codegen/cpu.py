@@ -41,6 +41,12 @@ class _KernelEmitter(Reductions):
         self.alias = _alias_sets(self.module, sorted(slots))
         return fn, fn.args[1], fn.args[2]
 
+    def alloca(self, t: ir.Type, count: int | None = None) -> ir.Value:
+        """Stack space from the function's entry block: an alloca inside a loop would take
+        new stack on every iteration (a softmax row buffer per row: megabytes)."""
+        with self.b.goto_entry_block():
+            return self.b.alloca(t, size=None if count is None else I64(count))
+
     def pointer(self, slot: int, offset: ir.Value, d) -> ir.Value:
         return self.b.gep(self.ptrs[slot], [offset], inbounds=True, source_etype=memory_type(d))
 

@@ -1,10 +1,12 @@
 """Reduction loops of a CPU kernel: which loop shape a reduction gets, and its emission.
 
-A reduction point combines its values over the reduction space in one of three shapes:
-the plain loop (LLVM vectorizes a long innermost row, one horizontal combine per point);
-lanes, one running value per position of a short innermost row, combined once at the end;
-and jammed points, a short innermost output row whose points share one pass (and so the
-loads they have in common). Mixed into the CPU kernel emitter; imports ir and codegen only.
+A reduction point combines its values over the reduction space in one of these shapes:
+the plain loop (LLVM vectorizes a long innermost row, one horizontal combine per point;
+costly values the row stores need again are kept in a row array); lanes, one running value
+per position of a short innermost row, combined once at the end; jammed points, a short
+innermost output row whose points share one pass (and so the loads they have in common);
+and rows, a guarded window sum whose guard becomes loop bounds. Mixed into the CPU kernel
+emitter; imports ir and codegen only.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from .scalar import I64, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type
 
 
 class Reductions:
-    """The reduction half of the kernel emitter (needs its `b`, `k`, `emitter`, `evaluate`,
-    `flush` and `write`)."""
+    """The reduction half of the kernel emitter (needs its `b`, `k`, `alloca`, `emitter`,
+    `evaluate`, `flush` and `write`)."""
 
     def reduce_points(self, pts: list[list[ir.Value]]) -> None:
         """Run the reductions of the points `pts` (one point, or a few jammed together so
@@ -33,10 +35,11 @@ class Reductions:
             return
         inner = [s for s in k.stores if refs(s.offset, "ridx")]
         keep = _row_values(k, inner) if len(pts) == 1 else {}
-        rows = {id(e): (e, b.alloca(llvm_type(e.dtype), size=I64(math.prod(k.rshape)))) for e in keep.values()}
+        rows = {id(e): (e, self.alloca(llvm_type(e.dtype), math.prod(k.rshape))) for e in keep.values()}
         results: list[list[ir.Value]] = [[] for _ in pts]
         for batch in _passes(k.reductions):
-            mine_rows = [rows[id(e)] for e in keep.values() if any(e in _nodes(r.value) for r in batch)]
+            reduced = set().union(*(_nodes(r.value) for r in batch)) if keep else set()
+            mine_rows = [rows[id(e)] for e in keep.values() if e in reduced]
             for mine, new in zip(results, self.reduce_pass(pts, batch, results, mine_rows)):
                 mine += new
         for ivs, res in zip(pts, results):
@@ -61,7 +64,7 @@ class Reductions:
         if lanes(self.k.rshape, reds) and not rows:
             return self.lane_pass(pts, reds, earlier)
         b = self.b
-        slots = [(r, b.alloca(llvm_type(r.value.dtype)), b.alloca(I64) if r.kind in ("argmax", "argmin") else None)
+        slots = [(r, self.alloca(llvm_type(r.value.dtype)), self.alloca(I64) if r.kind in ("argmax", "argmin") else None)
                  for _ in pts for r in reds]
         for r, a, p in slots:
             b.store(_identity(r.kind, r.value.dtype), a)
@@ -96,7 +99,7 @@ class Reductions:
         b, rshape = self.b, self.k.rshape
         lanes = rshape[-1]
         slots = [(red, llvm_type(red.value.dtype)) for _ in pts for red in reds]
-        accs = [b.alloca(t, size=I64(lanes)) for _, t in slots]
+        accs = [self.alloca(t, lanes) for _, t in slots]
 
         def lane(a: ir.Value, t: ir.Type, r: ir.Value) -> ir.Value:
             return b.gep(a, [r], inbounds=True, source_etype=t)
@@ -114,7 +117,7 @@ class Reductions:
 
         loop(b, I64(0), I64(lanes), init, "l")
         nest(b, rshape[:-1], lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer + [r]), "lr"), "r")
-        totals = [b.alloca(t) for _, t in slots]
+        totals = [self.alloca(t) for _, t in slots]
         for (red, _), tot in zip(slots, totals):
             b.store(_identity(red.kind, red.value.dtype), tot)
 
@@ -135,7 +138,7 @@ class Reductions:
         (red,) = k.reductions
         width, d = k.shape[-1], red.value.dtype
         t = llvm_type(d)
-        acc = b.alloca(t, size=I64(width))
+        acc = self.alloca(t, width)
 
         def cell(w: ir.Value) -> ir.Value:
             return b.gep(acc, [w], inbounds=True, source_etype=t)
@@ -172,7 +175,7 @@ class Reductions:
     def scan_point(self, ivs: list[ir.Value]) -> None:
         (r,) = self.k.reductions
         b, d = self.b, r.value.dtype
-        acc = b.alloca(llvm_type(d))
+        acc = self.alloca(llvm_type(d))
         b.store(_identity("sum", d), acc)
 
         def step(rivs):

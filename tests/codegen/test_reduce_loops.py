@@ -167,3 +167,12 @@ def test_softmax_rows_keep_the_exponentials() -> None:
     p /= p.sum(1, keepdims=True)
     np.testing.assert_allclose(np.asarray(grad), (p - np.eye(300)[y]) / 64, rtol=1e-4, atol=1e-7)
 
+
+
+def test_row_arrays_take_stack_once_not_per_row() -> None:
+    """A kept row of 8192 values is 32 KB of stack: allocated per row, 1024 rows would take
+    32 MB and overflow the thread's stack; from the entry block it is taken once."""
+    z = RNG.standard_normal((1024, 8192)).astype(np.float32)
+    got = np.asarray(kn.jit(lambda z: kn.nn.softmax(z, axis=-1))(z))
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(got, e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-9)
