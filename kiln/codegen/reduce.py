@@ -50,10 +50,10 @@ class Reductions:
                     memo = dict(em.memo)
                     flat = self._flat(rivs, k.rshape)
                     for key, (e, row) in rows.items():  # values the reduction pass kept
-                        memo[key] = b.load(b.gep(row, [flat], inbounds=True, source_etype=llvm_type(e.dtype)),
-                                           typ=llvm_type(e.dtype))
+                        memo[key] = b.load(_at(b, row, flat, llvm_type(e.dtype)), typ=llvm_type(e.dtype))
                     self.write(self.emitter(ivs, rivs, res, memo), inner)
-                small_nest(b, k.rshape, row_step, "m", body_size([e for s in inner for e in (s.offset, s.value)]))
+                size = body_size([e for s in inner for e in (s.offset, s.value)])
+                small_nest(b, k.rshape, row_step, "m", size)
             self.flush(point)
 
     def reduce_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]],
@@ -64,8 +64,8 @@ class Reductions:
         if lanes(self.k.rshape, reds) and not rows:
             return self.lane_pass(pts, reds, earlier)
         b = self.b
-        slots = [(r, self.alloca(llvm_type(r.value.dtype)), self.alloca(I64) if r.kind in ("argmax", "argmin") else None)
-                 for _ in pts for r in reds]
+        slots = [(r, self.alloca(llvm_type(r.value.dtype)),
+                  self.alloca(I64) if r.kind in ("argmax", "argmin") else None) for _ in pts for r in reds]
         for r, a, p in slots:
             b.store(_identity(r.kind, r.value.dtype), a)
             if p is not None:
@@ -84,10 +84,10 @@ class Reductions:
                     else:
                         b.store(_combine(b, em, r.kind, d, cur, v), a)
                 for e, row in rows:
-                    b.store(em(e), b.gep(row, [self._flat(rivs, self.k.rshape)], inbounds=True,
-                                         source_etype=llvm_type(e.dtype)))
+                    b.store(em(e), _at(b, row, self._flat(rivs, self.k.rshape), llvm_type(e.dtype)))
         small_nest(b, self.k.rshape, step, "r", len(pts) * body_size([r.value for r in reds]))
-        out = [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype)) for r, a, p in slots]
+        out = [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
+               for r, a, p in slots]
         return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
 
     def lane_pass(self, pts: list[list[ir.Value]], reds: list[Reduction], earlier: list[list[ir.Value]]
@@ -101,22 +101,20 @@ class Reductions:
         slots = [(red, llvm_type(red.value.dtype)) for _ in pts for red in reds]
         accs = [self.alloca(t, lanes) for _, t in slots]
 
-        def lane(a: ir.Value, t: ir.Type, r: ir.Value) -> ir.Value:
-            return b.gep(a, [r], inbounds=True, source_etype=t)
-
         def init(r):
             for (red, t), a in zip(slots, accs):
-                b.store(_identity(red.kind, red.value.dtype), lane(a, t, r))
+                b.store(_identity(red.kind, red.value.dtype), _at(b, a, r, t))
 
         def step(rivs):
             for n, (ivs, prior) in enumerate(zip(pts, earlier)):
                 em = self.emitter(ivs, rivs, prior)
                 for (red, t), a in list(zip(slots, accs))[n * len(reds):(n + 1) * len(reds)]:
-                    p = lane(a, t, rivs[-1])
+                    p = _at(b, a, rivs[-1], t)
                     b.store(_combine(b, em, red.kind, red.value.dtype, b.load(p, typ=t), em(red.value)), p)
 
         loop(b, I64(0), I64(lanes), init, "l")
-        nest(b, rshape[:-1], lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer + [r]), "lr"), "r")
+        nest(b, rshape[:-1], lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer + [r]), "lr"),
+             "r")
         totals = [self.alloca(t) for _, t in slots]
         for (red, _), tot in zip(slots, totals):
             b.store(_identity(red.kind, red.value.dtype), tot)
@@ -124,8 +122,8 @@ class Reductions:
         def combine(r):
             em = self.emitter([])
             for (red, t), a, tot in zip(slots, accs, totals):
-                b.store(_combine(b, em, red.kind, red.value.dtype, b.load(tot, typ=t), b.load(lane(a, t, r), typ=t)),
-                        tot)
+                lane = b.load(_at(b, a, r, t), typ=t)
+                b.store(_combine(b, em, red.kind, red.value.dtype, b.load(tot, typ=t), lane), tot)
         loop(b, I64(0), I64(lanes), combine, "lc")
         out = [b.load(tot, typ=t) for tot, (_, t) in zip(totals, slots)]
         return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
@@ -140,12 +138,10 @@ class Reductions:
         t = llvm_type(d)
         acc = self.alloca(t, width)
 
-        def cell(w: ir.Value) -> ir.Value:
-            return b.gep(acc, [w], inbounds=True, source_etype=t)
-
         def add(w: ir.Value, rivs: list[ir.Value]) -> None:
             em = self.emitter(outer + [w], rivs)
-            b.store(_combine(b, em, red.kind, d, b.load(cell(w), typ=t), em(form.value)), cell(w))
+            cell = _at(b, acc, w, t)
+            b.store(_combine(b, em, red.kind, d, b.load(cell, typ=t), em(form.value)), cell)
 
         def step(rivs: list[ir.Value]) -> None:
             em = self.emitter(outer + [I64(0)], rivs)  # bounds and uniform conditions at w = 0
@@ -164,13 +160,14 @@ class Reductions:
             else:
                 loop(b, lo, hi, lambda w: add(w, rivs), "rs")
 
-        loop(b, I64(0), I64(width), lambda w: b.store(_identity(red.kind, d), cell(w)), "ri")
+        loop(b, I64(0), I64(width), lambda w: b.store(_identity(red.kind, d), _at(b, acc, w, t)), "ri")
         # the window's rows loop and the taps of a row are written out: a vectorized loop per
         # tap of one row, not per tap of the window (W4 first call 0.94 -> 0.85 s, same speed)
-        nest(b, k.rshape[:-1], lambda outer: small_nest(b, k.rshape[-1:], lambda last: step(outer + last), "rt",
-                                                           body_size([form.value])), "r")
-        loop(b, I64(0), I64(width), lambda w: self.write(self.emitter(outer + [w], accs=[b.load(cell(w), typ=t)])),
-             "rw")
+        size = body_size([form.value])
+        nest(b, k.rshape[:-1],
+             lambda outer: small_nest(b, k.rshape[-1:], lambda last: step(outer + last), "rt", size), "r")
+        loop(b, I64(0), I64(width),
+             lambda w: self.write(self.emitter(outer + [w], accs=[b.load(_at(b, acc, w, t), typ=t)])), "rw")
 
     def scan_point(self, ivs: list[ir.Value]) -> None:
         (r,) = self.k.reductions
@@ -263,6 +260,11 @@ def _row_values(k: Kernel, inner: list) -> dict[int, Expr]:
         else:
             stack.extend(e.args)
     return keep
+
+
+def _at(b: ir.IRBuilder, array: ir.Value, i: ir.Value, t: ir.Type) -> ir.Value:
+    """Element i of a stack array of t."""
+    return b.gep(array, [i], inbounds=True, source_etype=t)
 
 
 def _identity(kind: str, d) -> ir.Constant:
