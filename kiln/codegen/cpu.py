@@ -12,7 +12,7 @@ import math
 from llvmlite import ir
 
 from ..ir import dtypes as dt
-from ..ir.kernel import Expr, Gemm, Kernel, body_size
+from ..ir.kernel import Expr, Gemm, Kernel, body_size, loads
 from ..ir.program import Program
 from ..ir.target import Target
 from .loops import interleave_hint, loop, nest
@@ -21,8 +21,8 @@ from .scalar import I64, I8, PTR, ScalarEmitter, constant, llvm_type, memory_typ
 
 
 class _KernelEmitter(Reductions):
-    def __init__(self, module: ir.Module, k: Kernel, sym: str, program: Program):
-        self.k, self.program, self.module = k, program, module
+    def __init__(self, module: ir.Module, k: Kernel, sym: str, program: Program, vector_bytes: int = 0):
+        self.k, self.program, self.module, self.vector_bytes = k, program, module, vector_bytes
         self.fn, self.lo, self.hi = self.function(sym, set(k.reads) | k.writes)
         if k.size * max(math.prod(k.rshape), 1) < SMALL_WORK:
             self.fn.attributes.add("optsize")  # NOTE: nothing to win by vectorizing a few points; compile fast
@@ -105,9 +105,21 @@ class _KernelEmitter(Reductions):
                  (self.lo, self.hi))
         else:
             heavy = not k.reductions and shape[-1] >= LONG_ROW and body_size([s.value for s in k.stores]) >= HEAVY_BODY
-            nest(b, shape, point, "i", (self.lo, self.hi), interleave_hint(self.module, 2) if heavy else None)
+            nest(b, shape, point, "i", (self.lo, self.hi), interleave_hint(self.module, 2) if heavy else None,
+                 self.overlap())
         b.ret_void()
         return self.fn
+
+    def overlap(self) -> int:
+        """Vector lanes for `nest`'s overlapping row tail, 0 where running a point twice could
+        change the result: a reduction (loops of its own), an accumulating store, a buffer
+        both read and written, or a kernel whose only dimension is split over threads."""
+        k = self.k
+        if (not self.vector_bytes or not k.stores or k.reductions or len(k.shape) < 2
+                or any(s.mode != "set" for s in k.stores) or k.writes & set(k.reads)):
+            return 0
+        widest = max(e.dtype.itemsize for e in [*loads(k), *(s.value for s in k.stores)])
+        return self.vector_bytes // widest
 
     def write(self, em: ScalarEmitter, stores=None) -> None:
         """Evaluate every store's offset and value, then store: no store is seen by a load of
@@ -228,6 +240,12 @@ def profile_symbol(sym: str) -> str:
     return f"{sym}.cycles"
 
 
+def vector_bytes(target: Target) -> int:
+    """Width of the host's vector registers that LLVM's vectorizer fills (AVX's 32 bytes,
+    also on AVX-512 hosts, where LLVM prefers 256-bit vectors; SSE's 16)."""
+    return 32 if "+avx" in target.features.split(",") else 16
+
+
 def emit_module(program: Program, target: Target, sym: str, threads: int = 1, profile: bool = False
                 ) -> ir.Module:
     """The whole program as one LLVM module whose entry symbol is `sym`; with threads > 1,
@@ -251,7 +269,7 @@ def emit_module(program: Program, target: Target, sym: str, threads: int = 1, pr
             b.call(fn, [entry.args[0], I64(0), I64(n)])
 
     for n, k in enumerate(program.kernels):
-        emitter = _KernelEmitter(module, k, f"{sym}.k{n}", program)
+        emitter = _KernelEmitter(module, k, f"{sym}.k{n}", program, vector_bytes(target))
         fn = emitter.emit()
         if k.size == 0 and not k.gemm:
             continue

@@ -32,15 +32,26 @@ def loop(b: ir.IRBuilder, lo: ir.Value, hi: ir.Value, body, name: str, hint: ir.
 
 
 def nest(b: ir.IRBuilder, dims, body, prefix: str, first: tuple[ir.Value, ir.Value] | None = None,
-         hint: ir.MDValue | None = None) -> None:
+         hint: ir.MDValue | None = None, overlap: int = 0) -> None:
     """Nested loops over `dims` (innermost last); `first` overrides the outermost bounds;
-    `hint` goes on the innermost loop."""
+    `hint` goes on the innermost loop. With `overlap` = V (the body may run twice for a
+    point: it only writes what it does not read), an inner row n > V that V does not divide
+    runs as [0, n − n % V) and then [n − V, n): two loops whose trip counts are multiples of
+    V, so a 28-wide row is four 8-wide vector steps rather than seven 4-wide ones or a
+    scalar remainder."""
     def level(d: int, ivs: list[ir.Value]):
         if d == len(dims):
             body(ivs)
             return
-        lo, hi = first if (d == 0 and first) else (I64(0), I64(dims[d]))
-        loop(b, lo, hi, lambda i: level(d + 1, ivs + [i]), f"{prefix}{d}", hint if d == len(dims) - 1 else None)
+        inner = d == len(dims) - 1
+        step = lambda i: level(d + 1, ivs + [i])
+        if d == 0 and first:
+            loop(b, *first, step, f"{prefix}{d}", hint if inner else None)
+        elif inner and overlap and dims[d] > overlap and dims[d] % overlap:
+            loop(b, I64(0), I64(dims[d] - dims[d] % overlap), step, f"{prefix}{d}", hint)
+            loop(b, I64(dims[d] - overlap), I64(dims[d]), step, f"{prefix}{d}t")
+        else:
+            loop(b, I64(0), I64(dims[d]), step, f"{prefix}{d}", hint if inner else None)
     level(0, [])
 
 
