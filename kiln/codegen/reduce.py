@@ -97,23 +97,26 @@ class Reductions:
         registers), combined once at the end. Vectorizing the short inner loop itself would
         pay a horizontal combine (and a scalar tail) on every outer step."""
         b, rshape = self.b, self.k.rshape
-        lanes = rshape[-1]
         slots = [(red, llvm_type(red.value.dtype)) for _ in pts for red in reds]
+        sizes = [red.value.dtype.itemsize for red, _ in slots]
+        lanes = lane_width(rshape[-1], sum(sizes), self.vector_bytes or 16, max(sizes))
+        chunks = rshape[-1] // lanes
         accs = [self.alloca(t, lanes) for _, t in slots]
 
         def init(r):
             for (red, t), a in zip(slots, accs):
                 b.store(_identity(red.kind, red.value.dtype), _at(b, a, r, t))
 
-        def step(rivs):
+        def step(rivs, r):
+            last = b.add(b.mul(rivs[-1], I64(lanes)), r)  # chunk·lanes + r
             for n, (ivs, prior) in enumerate(zip(pts, earlier)):
-                em = self.emitter(ivs, rivs, prior)
+                em = self.emitter(ivs, rivs[:-1] + [last], prior)
                 for (red, t), a in list(zip(slots, accs))[n * len(reds):(n + 1) * len(reds)]:
-                    p = _at(b, a, rivs[-1], t)
+                    p = _at(b, a, r, t)
                     b.store(_combine(b, em, red.kind, red.value.dtype, b.load(p, typ=t), em(red.value)), p)
 
         loop(b, I64(0), I64(lanes), init, "l")
-        nest(b, rshape[:-1], lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer + [r]), "lr"),
+        nest(b, (*rshape[:-1], chunks), lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer, r), "lr"),
              "r")
         totals = [self.alloca(t) for _, t in slots]
         for (red, _), tot in zip(slots, totals):
@@ -210,6 +213,21 @@ def lanes(rshape: tuple[int, ...], reds: list[Reduction]) -> bool:
     (a convolution's weight gradient: rows of 28 over batch x height)."""
     return len(rshape) >= 2 and 8 <= rshape[-1] <= LANES and math.prod(rshape[:-1]) >= 8 \
         and all(r.kind in ("sum", "max", "min") for r in reds)
+
+
+LANE_REGISTERS = 12  # vector registers the running values of one lane pass may fill
+
+
+def lane_width(extent: int, bytes_per_lane: int, vector_bytes: int, itemsize: int) -> int:
+    """Lanes per step over an innermost reduced extent: all of it, or, when the running values
+    of every jammed point would not fit in registers (5 kernel columns x 32 lanes: 20 AVX
+    registers, spilled on every step), the widest divisor that is whole vectors and fits."""
+    budget = LANE_REGISTERS * vector_bytes
+    if extent * bytes_per_lane <= budget:
+        return extent
+    vector = max(1, vector_bytes // itemsize)
+    fits = [w for w in range(vector, extent, vector) if extent % w == 0 and w * bytes_per_lane <= budget]
+    return max(fits, default=extent)
 
 
 JAM = 8  # innermost output extents up to this many share one pass over a long reduction

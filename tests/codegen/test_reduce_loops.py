@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kiln as kn
-from kiln.codegen.reduce import JAM, LANES, jam, lanes, row_form
+from kiln.codegen.reduce import JAM, LANES, jam, lane_width, lanes, row_form
 
 RNG = np.random.default_rng(0)
 
@@ -63,6 +63,27 @@ def test_which_spaces_use_lanes() -> None:
     assert not lanes((2, 28), sums)              # too few outer steps to pay for the lanes
     assert not lanes((128, LANES + 1), sums)     # a long row again
     assert not lanes((128, 28), [Reduction("argmax", None)])  # type: ignore[arg-type]
+
+
+def test_lane_width_keeps_running_values_in_registers() -> None:
+    assert lane_width(28, 4, 32, 4) == 28                      # one sum: 28 lanes fit
+    assert lane_width(32, 5 * 4, 32, 4) == 16                  # five jammed sums: 2 x 16 lanes
+    assert lane_width(28, 5 * 4, 32, 4) == 28                  # no whole-vector divisor: all lanes
+    assert lane_width(64, 8 * 8, 32, 8) == 4                   # eight float64 sums: one vector each
+
+
+def test_jammed_lane_chunks_match_numpy() -> None:
+    """A padded 5x5 convolution's weight gradient: five kernel columns jammed over 32-wide
+    padded rows, so the lanes run in two chunks of 16."""
+    x = RNG.standard_normal((16, 1, 28, 28)).astype(np.float32)
+    w = RNG.standard_normal((3, 1, 5, 5)).astype(np.float32)
+    g = RNG.standard_normal((16, 3, 28, 28)).astype(np.float32)
+    f = kn.jit(kn.grad(lambda w, x, g: (kn.nn.conv2d(x, w, padding=2) * g).sum()))
+    assert jammed(f, w, x, g)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (2, 2), (2, 2)))
+    want = np.array([[[(g[:, o] * xp[:, 0, i:i + 28, j:j + 28]).sum() for j in range(5)] for i in range(5)]
+                     for o in range(3)])[:, None]
+    np.testing.assert_allclose(np.asarray(f(w, x, g)), want, rtol=1e-4, atol=1e-4)
 
 
 def jammed(f, *args) -> bool:
