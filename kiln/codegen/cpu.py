@@ -17,6 +17,7 @@ from ..ir.program import Program
 from ..ir.target import Target
 from .loops import interleave_hint, loop, nest
 from .reduce import Reductions, jam, row_form
+from .rows import RowGuard, guarded_rows, row_range
 from .scalar import I64, I8, PTR, ScalarEmitter, constant, llvm_type, memory_type
 
 
@@ -97,9 +98,11 @@ class _KernelEmitter(Reductions):
                 self.reduce_points([ivs])
             else:
                 self.write(self.emitter(ivs))
-        form = row_form(k)
+        form, guarded = row_form(k), guarded_rows(k)
         if form is not None:  # a guarded window sum: the guard becomes loop bounds
             nest(b, shape[:-1], lambda ivs: self.row_pass(ivs, form), "i", (self.lo, self.hi))
+        elif guarded is not None:  # a guarded copy: the same, three loops per row
+            nest(b, shape[:-1], lambda ivs: self.guarded_row(ivs, *guarded), "i", (self.lo, self.hi))
         elif jam(k):  # the innermost points' reductions share one pass
             nest(b, shape[:-1], lambda ivs: self.reduce_points([ivs + [I64(j)] for j in range(shape[-1])]), "i",
                  (self.lo, self.hi))
@@ -109,6 +112,22 @@ class _KernelEmitter(Reductions):
                  self.overlap())
         b.ret_void()
         return self.fn
+
+    def guarded_row(self, outer: list[ir.Value], guard: Expr, rows: RowGuard) -> None:
+        """One row of an elementwise kernel with one guarded value: the fill before and after
+        the interval where the guard holds, the unguarded value inside it."""
+        b, width = self.b, self.k.shape[-1]
+        lo, hi = row_range(b, self.emitter(outer + [I64(0)]), rows, width)
+
+        def part(start: ir.Value, stop: ir.Value, value: Expr, name: str) -> None:
+            def point(w: ir.Value) -> None:
+                em = self.emitter(outer + [w])
+                em.memo[id(guard)] = em(value)
+                self.write(em)
+            loop(b, start, stop, point, name)
+        part(I64(0), lo, guard.args[2], "gl")
+        part(lo, hi, guard.args[1], "gv")
+        part(hi, I64(width), guard.args[2], "gh")
 
     def overlap(self) -> int:
         """Vector lanes for `nest`'s overlapping row tail, 0 where running a point twice could

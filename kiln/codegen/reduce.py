@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from ..ir.kernel import GUARD, Expr, Kernel, Reduction, body_size, refs
+from ..ir.kernel import GUARD, Expr, Kernel, Reduction, body_size, nodes, refs
 from .loops import loop, nest, small_nest
+from .rows import RowGuard, row_guard, row_range
 from .scalar import I64, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type
 
 
@@ -38,7 +39,7 @@ class Reductions:
         rows = {id(e): (e, self.alloca(llvm_type(e.dtype), math.prod(k.rshape))) for e in keep.values()}
         results: list[list[ir.Value]] = [[] for _ in pts]
         for batch in _passes(k.reductions):
-            reduced = set().union(*(_nodes(r.value) for r in batch)) if keep else set()
+            reduced = set(nodes(r.value for r in batch)) if keep else set()
             mine_rows = [rows[id(e)] for e in keep.values() if e in reduced]
             for mine, new in zip(results, self.reduce_pass(pts, batch, results, mine_rows)):
                 mine += new
@@ -147,21 +148,8 @@ class Reductions:
             b.store(_combine(b, em, red.kind, d, b.load(cell, typ=t), em(form.value)), cell)
 
         def step(rivs: list[ir.Value]) -> None:
-            em = self.emitter(outer + [I64(0)], rivs)  # bounds and uniform conditions at w = 0
-            lo, hi = I64(0), I64(width)
-            for bound in form.bounds:
-                f0 = b.sub(em(bound.lhs), em(bound.rhs))
-                low, value = _BOUND[bound.op, bound.coef]
-                edge = b.add(b.neg(f0) if bound.coef == 1 else f0, I64(value))
-                lo, hi = (_max(b, lo, edge), hi) if low else (lo, _min(b, hi, edge))
-            if form.uniform:
-                ok = em(form.uniform[0])
-                for c in form.uniform[1:]:
-                    ok = b.and_(ok, em(c))
-                with b.if_then(ok):
-                    loop(b, lo, hi, lambda w: add(w, rivs), "rs")
-            else:
-                loop(b, lo, hi, lambda w: add(w, rivs), "rs")
+            lo, hi = row_range(b, self.emitter(outer + [I64(0)], rivs), form.guard, width)
+            loop(b, lo, hi, lambda w: add(w, rivs), "rs")
 
         loop(b, I64(0), I64(width), lambda w: b.store(_identity(red.kind, d), _at(b, acc, w, t)), "ri")
         # the window's rows loop and the taps of a row are written out: a vectorized loop per
@@ -245,16 +233,6 @@ def jam(k: Kernel) -> bool:
 ROW_CACHE = 8192  # elements of a reduction space whose costly values are kept for the row stores
 
 
-def _nodes(e: Expr) -> set:
-    out, stack = set(), [e]
-    while stack:
-        x = stack.pop()
-        if x not in out:
-            out.add(x)
-            stack.extend(x.args)
-    return out
-
-
 def _row_values(k: Kernel, inner: list) -> dict[int, Expr]:
     """Costly values (an exp, a division) over the reduction space that both a reduction and
     the row stores compute (softmax's e^(x - max), summed, then divided by the sum): the
@@ -262,7 +240,7 @@ def _row_values(k: Kernel, inner: list) -> dict[int, Expr]:
     largest such subexpressions, by id."""
     if not inner or math.prod(k.rshape) > ROW_CACHE:
         return {}
-    reduced = set().union(*(_nodes(r.value) for r in k.reductions))
+    reduced = set(nodes(r.value for r in k.reductions))
     if any(x.op == "select" and x.attr == GUARD for x in reduced):
         return {}  # NOTE: a guarded value is not computed at every step
     keep: dict[int, Expr] = {}
@@ -319,48 +297,13 @@ def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Val
 # rows: a guarded window sum with its guard turned into loop bounds --------------------------------
 
 @dataclass(frozen=True)
-class Bound:
-    """`coef·w + rest(w=0) <op> 0` for the innermost output index w (coef ±1): one bound on w."""
-
-    op: str
-    coef: int
-    lhs: Expr
-    rhs: Expr
-
-
-@dataclass(frozen=True)
 class RowForm:
     """A kernel whose single reduction sums (or maxes, mins) `guard(uniform ∧ bounds, value,
     identity)`: per output row the guard is a condition that does not vary along the row and
     an interval of the row, so each reduction step is one unguarded contiguous loop."""
 
-    uniform: tuple[Expr, ...]
-    bounds: tuple[Bound, ...]
+    guard: RowGuard
     value: Expr
-
-
-def _coef(e: Expr, d: int) -> int | None:
-    """e's coefficient of idx d when e is that index times a constant plus terms free of it."""
-    if e.op == "idx" and e.attr == d:
-        return 1
-    if d not in refs(e, "idx"):
-        return 0
-    if e.op in ("add", "sub"):
-        a, b = _coef(e.args[0], d), _coef(e.args[1], d)
-        return None if a is None or b is None else (a + b if e.op == "add" else a - b)
-    if e.op == "neg":
-        c = _coef(e.args[0], d)
-        return None if c is None else -c
-    if e.op == "mul":
-        for x, y in (e.args, e.args[::-1]):
-            c = _coef(x, d)
-            if c is not None and y.is_const:
-                return c * y.attr
-    return None
-
-
-def _atoms(c: Expr) -> list[Expr]:
-    return _atoms(c.args[0]) + _atoms(c.args[1]) if c.op == "and" else [c]
 
 
 def row_form(k: Kernel) -> RowForm | None:
@@ -374,28 +317,5 @@ def row_form(k: Kernel) -> RowForm | None:
     if r.kind not in ("sum", "max", "min") or v.op != "select" or v.attr != GUARD or not v.args[2].is_const \
             or v.args[2].attr != _identity(r.kind, v.dtype).constant:
         return None
-    d, uniform, bounds = len(k.shape) - 1, [], []
-    for atom in _atoms(v.args[0]):
-        coefs = [_coef(x, d) for x in atom.args]
-        if all(c == 0 for c in coefs):
-            uniform.append(atom)
-        elif atom.op in ("lt", "le", "gt", "ge") and None not in coefs and abs(coefs[0] - coefs[1]) == 1 \
-                and atom.args[0].dtype.is_int:
-            bounds.append(Bound(atom.op, coefs[0] - coefs[1], *atom.args))
-        else:
-            return None
-    return RowForm(tuple(uniform), tuple(bounds), v.args[1]) if bounds else None
-
-
-# (op, coef) of `coef·w + f0 <op> 0` → (a lower bound?, c): the bound is w >= -f0 + c (coef 1)
-# or w >= f0 + c (coef -1) when lower, w < ... likewise when upper
-_BOUND = {("ge", 1): (True, 0), ("gt", 1): (True, 1), ("le", 1): (False, 1), ("lt", 1): (False, 0),
-          ("ge", -1): (False, 1), ("gt", -1): (False, 0), ("le", -1): (True, 0), ("lt", -1): (True, 1)}
-
-
-def _max(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
-    return b.select(b.icmp_signed(">", x, y), x, y)
-
-
-def _min(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
-    return b.select(b.icmp_signed("<", x, y), x, y)
+    guard = row_guard(v.args[0], len(k.shape) - 1)
+    return RowForm(guard, v.args[1]) if guard else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from . import dtypes as dt
 from .dtypes import DType
@@ -113,18 +113,21 @@ class Kernel:
         return [r.value for r in self.reductions] + [e for s in self.stores for e in (s.offset, s.value)]
 
 
+def nodes(roots: Iterable[Expr]) -> Iterator[Expr]:
+    """Every expression under `roots`, each once (Exprs are shared DAGs)."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        e = stack.pop()
+        if id(e) not in seen:
+            seen.add(id(e))
+            yield e
+            stack.extend(e.args)
+
+
 def refs(e: Expr, op: str) -> set:
     """The attrs of every `op` leaf under e (acc indices, buffer slots, index dims)."""
-    found, seen, stack = set(), set(), [e]
-    while stack:
-        x = stack.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if x.op == op:
-            found.add(x.attr)
-        stack.extend(x.args)
-    return found
+    return {x.attr for x in nodes([e]) if x.op == op}
 
 
 _HEAVY = frozenset(("exp", "log", "log1p", "tanh", "sin", "cos", "pow", "div", "floordiv", "mod"))
@@ -134,17 +137,8 @@ def body_size(roots: list[Expr]) -> int:
     """Roughly the instructions evaluating `roots` takes once unrolled: one per value op or
     load, more for the ops that expand into a polynomial or a division; index arithmetic is
     free (unrolling makes the reduction indices constants, so it folds away)."""
-    seen: set[int] = set()
-    total, stack = 0, list(roots)
-    while stack:
-        e = stack.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if e.dtype is not INDEX and e.op not in ("const", "idx", "ridx"):
-            total += 16 if e.op in _HEAVY else 1
-        stack.extend(e.args)
-    return total
+    return sum(16 if e.op in _HEAVY else 1 for e in nodes(roots)
+               if e.dtype is not INDEX and e.op not in ("const", "idx", "ridx"))
 
 
 def make_kernel(name: str, shape: tuple[int, ...], stores: tuple[Store, ...], rshape: tuple[int, ...] = (),
@@ -159,18 +153,7 @@ def make_kernel(name: str, shape: tuple[int, ...], stores: tuple[Store, ...], rs
 
 def loads(k: Kernel) -> list[Expr]:
     """Every load in the kernel's body, each once."""
-    seen: set[int] = set()
-    out: list[Expr] = []
-    stack = k.roots()
-    while stack:
-        e = stack.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if e.op == "load":
-            out.append(e)
-        stack.extend(e.args)
-    return out
+    return [e for e in nodes(k.roots()) if e.op == "load"]
 
 
 def retarget(k: Kernel, old: int, new: int) -> Kernel:
