@@ -15,7 +15,7 @@ from ..ir import dtypes as dt
 from ..ir.kernel import Expr, Gemm, Kernel, body_size, loads
 from ..ir.program import Program
 from ..ir.target import Target
-from .loops import interleave_hint, loop, nest
+from .loops import UNROLL, interleave_hint, loop, nest
 from .reduce import Reductions, jam, row_form
 from .rows import RowGuard, guarded_rows, row_range
 from .scalar import I64, I8, PTR, ScalarEmitter, constant, llvm_type, memory_type
@@ -265,13 +265,17 @@ def vector_bytes(target: Target) -> int:
     return 32 if "+avx" in target.features.split(",") else 16
 
 
-def emit_module(program: Program, target: Target, sym: str, threads: int = 1, profile: bool = False
-                ) -> ir.Module:
-    """The whole program as one LLVM module whose entry symbol is `sym`; with threads > 1,
-    large kernels run through the runtime's `kiln_parallel_for`. With `profile`, the entry
-    adds the cycles each kernel took to `profile_symbol(sym)[kernel]`."""
-    module = ir.Module(name=sym)
-    module.triple = target.triple
+def emit_modules(program: Program, target: Target, sym: str, threads: int = 1, profile: bool = False,
+                 parts: int = 1) -> list[ir.Module]:
+    """The program as LLVM modules: the first holds the entry `sym`, which calls every kernel;
+    the kernels are spread over `parts` modules of about equal size, so that LLVM can compile
+    them at the same time (in separate processes). With threads > 1, large kernels run
+    through the runtime's `kiln_parallel_for`. With `profile`, the entry adds the cycles each
+    kernel took to `profile_symbol(sym)[kernel]`."""
+    modules = [ir.Module(name=f"{sym}.part{p}" if p else sym) for p in range(parts)]
+    for m in modules:
+        m.triple = target.triple
+    module = modules[0]
     entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), sym)
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     pfor = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]), "kiln_parallel_for") \
@@ -281,14 +285,19 @@ def emit_module(program: Program, target: Target, sym: str, threads: int = 1, pr
         cycles = ir.GlobalVariable(module, ir.ArrayType(I64, max(len(program.kernels), 1)), profile_symbol(sym))
         cycles.initializer = ir.Constant(cycles.value_type, None)
         clock = ir.Function(module, ir.FunctionType(I64, []), "llvm.readcyclecounter")
+
     def run(fn: ir.Function, n: int, split: bool) -> None:
+        if fn.module is not module:  # defined in another part: declared here, exported there
+            fn.linkage = ""
+            fn = ir.Function(module, fn.function_type, fn.name)
         if pfor is not None and split:
             b.call(pfor, [fn, entry.args[0], I64(n)])
         else:
             b.call(fn, [entry.args[0], I64(0), I64(n)])
 
+    placed = _placement(program.kernels, parts)
     for n, k in enumerate(program.kernels):
-        emitter = _KernelEmitter(module, k, f"{sym}.k{n}", program, vector_bytes(target))
+        emitter = _KernelEmitter(modules[placed[n]], k, f"{sym}.k{n}", program, vector_bytes(target))
         fn = emitter.emit()
         if k.size == 0 and not k.gemm:
             continue
@@ -303,8 +312,23 @@ def emit_module(program: Program, target: Target, sym: str, threads: int = 1, pr
             slot = b.gep(cycles, [I64(0), I64(n)], inbounds=True)
             b.store(b.add(b.load(slot, typ=I64), b.sub(b.call(clock, []), start)), slot)
     b.ret_void()
-    return module
+    return modules
+
+
+def _placement(kernels: list[Kernel], parts: int) -> list[int]:
+    """The module part of each kernel: largest first onto the lightest part (LLVM's time grows
+    with the code it optimizes: the body, times the reduction points written out); the first
+    part also holds the entry."""
+    size = [32 + body_size(k.roots()) * (math.prod(k.rshape) if math.prod(k.rshape) <= UNROLL else 1)
+            for k in kernels]
+    load = [len(kernels)] + [0] * (parts - 1)
+    placed = [0] * len(kernels)
+    for n in sorted(range(len(kernels)), key=lambda n: -size[n]):
+        placed[n] = load.index(min(load))
+        load[placed[n]] += size[n]
+    return placed
 
 
 def emit_llvm(program: Program, target: Target, sym: str, threads: int = 1, profile: bool = False) -> str:
-    return str(emit_module(program, target, sym, threads, profile))
+    """The program as one module's LLVM IR text."""
+    return str(emit_modules(program, target, sym, threads, profile)[0])

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import config as cfg
-from ..codegen.cpu import emit_llvm, profile_symbol
+from ..codegen.cpu import emit_modules, profile_symbol
 from ..codegen.pool import pool_module
 from ..ir.export import to_dot
 from ..ir.graph import Graph
@@ -109,6 +109,15 @@ def _threads() -> int:
     return n
 
 
+PARALLEL_KERNELS = 16  # kernels from which a program's LLVM work is split over two processes
+
+
+def _parts(program: Program) -> int:
+    """Modules to compile at the same time: two for a large program on a machine with
+    cores to spare; forking costs a few milliseconds, more than a small program's LLVM time."""
+    return 2 if len(program.kernels) >= PARALLEL_KERNELS and (os.cpu_count() or 1) > 1 else 1
+
+
 def _compile_program(graph: Graph, program: Program) -> Compiled:
     target = llvm_jit.host_target()
     profile = cfg.get().profile
@@ -117,14 +126,14 @@ def _compile_program(graph: Graph, program: Program) -> Compiled:
     def build() -> Compiled:
         t0 = time.perf_counter()
         sym = f"kiln_{graph.name}_{key[:16]}"
-        text = emit_llvm(program, target, sym, _threads(), profile)
+        texts = [str(m) for m in emit_modules(program, target, sym, _threads(), profile, _parts(program))]
         t1 = time.perf_counter()
-        loaded = llvm_jit.load(text, sym)
+        loaded = llvm_jit.load(texts, sym)
         t2 = time.perf_counter()
         exe = Executable(program, loaded)
         if profile:
             exe = Profiled(exe, graph.name, llvm_jit.global_address(profile_symbol(sym)))
-        c = Compiled(graph, program, exe, text, {"codegen": t1 - t0, "llvm": t2 - t1})
+        c = Compiled(graph, program, exe, "\n".join(texts), {"codegen": t1 - t0, "llvm": t2 - t1})
         log.debug("compiled %s: codegen %.1f ms, llvm %.1f ms", graph.name, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
         return c
     compiled = CACHE.get_or_build(key, build)

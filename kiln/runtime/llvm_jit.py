@@ -6,8 +6,12 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import select
+import signal
 import threading
-from dataclasses import dataclass
+import time
+import warnings
+from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
 
@@ -45,16 +49,26 @@ def _engine():
 
 @dataclass
 class Loaded:
-    """A module living in the engine: its optimised IR and assembly on request."""
+    """Modules living in the engine (the first holds the entry): their optimised IR and
+    assembly on request. A part a child process compiled is optimised again here if asked."""
 
-    module: object
+    texts: list[str]
     address: int
+    modules: dict[int, object] = field(default_factory=dict)  # part -> its optimised module here
+
+    def _module(self, part: int):
+        if part not in self.modules:
+            with _lock:
+                self.modules[part] = _optimized(self.texts[part])
+        return self.modules[part]
 
     def llvm_ir(self) -> str:
-        return str(self.module)
+        return "\n".join(str(self._module(p)) for p in range(len(self.texts)))
 
     def asm(self) -> str:
-        return _machine().emit_assembly(self.module)
+        modules = [self._module(p) for p in range(len(self.texts))]
+        with _lock:
+            return "\n".join(_machine().emit_assembly(m) for m in modules)
 
 
 def optimize(mod) -> None:
@@ -65,19 +79,83 @@ def optimize(mod) -> None:
     pb.getModulePassManager().run(mod, pb)
 
 
-def load(llvm_ir: str, entry: str) -> Loaded:
-    """Parse, verify, optimise and JIT one module; return its entry function's address."""
+def _optimized(text: str):
+    mod = llvm.parse_assembly(text)
+    mod.verify()
+    mod.triple = host_target().triple
+    mod.data_layout = str(_machine().target_data)
+    optimize(mod)
+    return mod
+
+
+def load(texts: list[str], entry: str) -> Loaded:
+    """Parse, verify, optimise and JIT the modules of one program; return its entry's address.
+    The parts after the first are compiled to object code by forked children meanwhile (LLVM
+    in one process runs one module at a time: llvmlite serializes every call)."""
     _init()
     with _lock:
-        mod = llvm.parse_assembly(llvm_ir)
-        mod.verify()
-        mod.triple = host_target().triple
-        mod.data_layout = str(_machine().target_data)
-        optimize(mod)
+        children = [_fork_compile(text) for text in texts[1:]]
+        loaded = Loaded(texts, 0, {0: _optimized(texts[0])})
         engine = _engine()
-        engine.add_module(mod)
+        if not children:
+            engine.add_module(loaded.modules[0])
+        else:  # this part's machine code while the children finish theirs
+            engine.add_object_file(llvm.ObjectFileRef.from_data(_machine().emit_object(loaded.modules[0])))
+        for part, child in enumerate(children, 1):
+            obj = _collect(child)
+            if obj is None:  # no fork here, or the child failed: compile the part in this process
+                loaded.modules[part] = _optimized(texts[part])
+                engine.add_module(loaded.modules[part])
+            else:
+                engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
-        return Loaded(mod, engine.get_function_address(entry))
+        loaded.address = engine.get_function_address(entry)
+        return loaded
+
+
+CHILD_TIMEOUT = 120.0  # seconds a compiling child may take before this process compiles its part itself
+
+
+def _fork_compile(text: str) -> tuple[int, int] | None:
+    """(pid, pipe) of a child that compiles `text` to an object file and writes it to the
+    pipe; None where the platform cannot fork."""
+    if not hasattr(os, "fork"):
+        return None
+    r, w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NOTE: "fork with threads" warnings (Python's, JAX's): the child only runs LLVM
+        pid = os.fork()
+    if pid == 0:  # the child: compile, write, leave without running any Python cleanup
+        code = 1
+        try:
+            os.close(r)
+            data = _machine().emit_object(_optimized(text))
+            with os.fdopen(w, "wb") as out:
+                out.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, r
+
+
+def _collect(child: tuple[int, int] | None) -> bytes | None:
+    """The child's object file, or None if it failed or took longer than CHILD_TIMEOUT."""
+    if child is None:
+        return None
+    pid, r = child
+    chunks, deadline = [], time.monotonic() + CHILD_TIMEOUT
+    with os.fdopen(r, "rb") as pipe:
+        while time.monotonic() < deadline:
+            if select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                chunk = os.read(pipe.fileno(), 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return b"".join(chunks) if status == 0 and chunks else None
 
 
 def global_address(name: str) -> int:
@@ -93,7 +171,7 @@ def start_pool(pool_ir: str, threads: int) -> None:
     start its workers (threads - 1 of them; the caller is the last)."""
     if _pool_threads:
         return
-    loaded = load(pool_ir, "kiln_parallel_for")
+    loaded = load([pool_ir], "kiln_parallel_for")
     llvm.add_symbol("kiln_parallel_for", loaded.address)
     start = ctypes.CFUNCTYPE(None, ctypes.c_int32)(_engine().get_function_address("kiln_pool_start"))
     start(threads)
