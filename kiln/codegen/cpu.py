@@ -16,7 +16,7 @@ from ..ir.kernel import Expr, Gemm, Kernel, body_size, loads
 from ..ir.program import Program
 from ..ir.target import Target
 from .loops import UNROLL, interleave_hint, loop, nest
-from .reduce import Reductions, jam, row_form
+from .reduce import Reductions, column_form, jam, row_form
 from .rows import RowGuard, guarded_rows, row_range
 from .scalar import I64, I8, PTR, ScalarEmitter, constant, llvm_type, memory_type
 
@@ -98,9 +98,12 @@ class _KernelEmitter(Reductions):
                 self.reduce_points([ivs])
             else:
                 self.write(self.emitter(ivs))
-        form, guarded = row_form(k), guarded_rows(k)
-        if form is not None:  # a guarded window sum: the guard becomes loop bounds
-            nest(b, shape[:-1], lambda ivs: self.row_pass(ivs, form), "i", (self.lo, self.hi))
+        form, guarded = row_form(k) or column_form(k), guarded_rows(k)
+        if form is not None:  # whole output rows: a guarded window sum, or a sum down columns
+            if len(shape) == 1:  # the row is what threads split
+                self.row_pass([], form, (self.lo, self.hi))
+            else:
+                nest(b, shape[:-1], lambda ivs: self.row_pass(ivs, form), "i", (self.lo, self.hi))
         elif guarded is not None:  # a guarded copy: the same, three loops per row
             nest(b, shape[:-1], lambda ivs: self.guarded_row(ivs, *guarded), "i", (self.lo, self.hi))
         elif jam(k):  # the innermost points' reductions share one pass

@@ -17,7 +17,7 @@ from llvmlite import ir
 
 from ..ir.kernel import GUARD, Expr, Kernel, Reduction, body_size, nodes, refs
 from .loops import loop, nest, small_nest
-from .rows import RowGuard, row_guard, row_range
+from .rows import RowGuard, coef, row_guard, row_range
 from .scalar import I64, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type
 
 
@@ -132,15 +132,17 @@ class Reductions:
         out = [b.load(tot, typ=t) for tot, (_, t) in zip(totals, slots)]
         return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
 
-    def row_pass(self, outer: list[ir.Value], form: "RowForm") -> None:
-        """One output row of a RowForm kernel: a running value per row position; for each
-        reduction step the guard's uniform part is one branch and its bounds the range of
-        a contiguous, unguarded (vectorizable) loop; then the row's stores."""
+    def row_pass(self, outer: list[ir.Value], form: "RowForm", span: tuple[ir.Value, ir.Value] | None = None
+                 ) -> None:
+        """Positions `span` (default: all) of one output row of a RowForm kernel: a running
+        value per row position; for each reduction step one contiguous, unguarded
+        (vectorizable) loop over the positions where the guard holds; then the row's stores."""
         k, b = self.k, self.b
         (red,) = k.reductions
         width, d = k.shape[-1], red.value.dtype
         t = llvm_type(d)
         acc = self.alloca(t, width)
+        first, last = span or (I64(0), I64(width))
 
         def add(w: ir.Value, rivs: list[ir.Value]) -> None:
             em = self.emitter(outer + [w], rivs)
@@ -148,16 +150,17 @@ class Reductions:
             b.store(_combine(b, em, red.kind, d, b.load(cell, typ=t), em(form.value)), cell)
 
         def step(rivs: list[ir.Value]) -> None:
-            lo, hi = row_range(b, self.emitter(outer + [I64(0)], rivs), form.guard, width)
+            lo, hi = row_range(b, self.emitter(outer + [I64(0)], rivs), form.guard, width) if form.guard \
+                else (first, last)
             loop(b, lo, hi, lambda w: add(w, rivs), "rs")
 
-        loop(b, I64(0), I64(width), lambda w: b.store(_identity(red.kind, d), _at(b, acc, w, t)), "ri")
+        loop(b, first, last, lambda w: b.store(_identity(red.kind, d), _at(b, acc, w, t)), "ri")
         # the window's rows loop and the taps of a row are written out: a vectorized loop per
         # tap of one row, not per tap of the window (W4 first call 0.94 -> 0.85 s, same speed)
         size = body_size([form.value])
         nest(b, k.rshape[:-1],
              lambda outer: small_nest(b, k.rshape[-1:], lambda last: step(outer + last), "rt", size), "r")
-        loop(b, I64(0), I64(width),
+        loop(b, first, last,
              lambda w: self.write(self.emitter(outer + [w], accs=[b.load(_at(b, acc, w, t), typ=t)])), "rw")
 
     def scan_point(self, ivs: list[ir.Value]) -> None:
@@ -298,11 +301,12 @@ def _better(b: ir.IRBuilder, kind: str, d, v: ir.Value, cur: ir.Value) -> ir.Val
 
 @dataclass(frozen=True)
 class RowForm:
-    """A kernel whose single reduction sums (or maxes, mins) `guard(uniform ∧ bounds, value,
-    identity)`: per output row the guard is a condition that does not vary along the row and
-    an interval of the row, so each reduction step is one unguarded contiguous loop."""
+    """A kernel whose single reduction sums (or maxes, mins) `value`, or `guard(uniform ∧
+    bounds, value, identity)`, run a whole output row at a time: per output row the guard is
+    a condition that does not vary along the row and an interval of the row, so each
+    reduction step is one unguarded contiguous loop."""
 
-    guard: RowGuard
+    guard: RowGuard | None
     value: Expr
 
 
@@ -319,3 +323,21 @@ def row_form(k: Kernel) -> RowForm | None:
         return None
     guard = row_guard(v.args[0], len(k.shape) - 1)
     return RowForm(guard, v.args[1]) if guard else None
+
+
+def column_form(k: Kernel) -> RowForm | None:
+    """A reduction over outer dimensions whose operands are contiguous along the output row
+    and not along the reduction (`sum(x, axis=0)`: each output walks down a column with
+    stride N) as a RowForm without guard: each reduction step adds one input row into a
+    running output row, a vectorized loop, instead of a strided scalar walk per output."""
+    if not k.shape or not JAM < k.shape[-1] <= ROW_CACHE or not k.rshape or len(k.reductions) != 1 \
+            or k.is_scan or any(refs(s.offset, "ridx") for s in k.stores):
+        return None
+    (r,) = k.reductions
+    offsets = [e.args[0] for e in nodes([r.value]) if e.op == "load"]
+    along_row = [coef(o, len(k.shape) - 1) for o in offsets]
+    along_reduction = [coef(o, len(k.rshape) - 1, "ridx") for o in offsets]
+    if r.kind not in ("sum", "max", "min") or 1 not in along_row or any(c not in (0, 1) for c in along_row) \
+            or 1 in along_reduction:
+        return None
+    return RowForm(None, r.value)

@@ -36,7 +36,7 @@ def row_guard(cond: Expr, d: int) -> RowGuard | None:
     another way, or no bound on the row at all)."""
     uniform, bounds = [], []
     for atom in _atoms(cond):
-        coefs = [_coef(x, d) for x in atom.args]
+        coefs = [coef(x, d) for x in atom.args]
         if all(c == 0 for c in coefs):
             uniform.append(atom)
         elif atom.op in ("lt", "le", "gt", "ge") and None not in coefs and abs(coefs[0] - coefs[1]) == 1 \
@@ -84,21 +84,22 @@ _BOUND = {("ge", 1): (True, 0), ("gt", 1): (True, 1), ("le", 1): (False, 1), ("l
           ("ge", -1): (False, 1), ("gt", -1): (False, 0), ("le", -1): (True, 0), ("lt", -1): (True, 1)}
 
 
-def _coef(e: Expr, d: int) -> int | None:
-    """e's coefficient of idx d when e is that index times a constant plus terms free of it."""
-    if e.op == "idx" and e.attr == d:
+def coef(e: Expr, d: int, op: str = "idx") -> int | None:
+    """e's coefficient of index d (an `idx`, or with op="ridx" a reduction index) when e is
+    that index times a constant plus terms free of it; None when it is not that simple."""
+    if e.op == op and e.attr == d:
         return 1
-    if d not in refs(e, "idx"):
+    if d not in refs(e, op):
         return 0
     if e.op in ("add", "sub"):
-        a, b = _coef(e.args[0], d), _coef(e.args[1], d)
+        a, b = coef(e.args[0], d, op), coef(e.args[1], d, op)
         return None if a is None or b is None else (a + b if e.op == "add" else a - b)
     if e.op == "neg":
-        c = _coef(e.args[0], d)
+        c = coef(e.args[0], d, op)
         return None if c is None else -c
     if e.op == "mul":
         for x, y in (e.args, e.args[::-1]):
-            c = _coef(x, d)
+            c = coef(x, d, op)
             if c is not None and y.is_const:
                 return c * y.attr
     return None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kiln as kn
-from kiln.codegen.reduce import JAM, LANES, jam, lane_width, lanes, row_form
+from kiln.codegen.reduce import JAM, LANES, column_form, jam, lane_width, lanes, row_form
 
 RNG = np.random.default_rng(0)
 
@@ -197,3 +197,27 @@ def test_row_arrays_take_stack_once_not_per_row() -> None:
     got = np.asarray(kn.jit(lambda z: kn.nn.softmax(z, axis=-1))(z))
     e = np.exp(z - z.max(axis=1, keepdims=True))
     np.testing.assert_allclose(got, e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-9)
+
+
+def _columns(f, *args) -> bool:
+    return any(column_form(k) for k in f.lower(*args).lowered.program.kernels)
+
+
+@pytest.mark.parametrize("shape, axes", [((256, 256), 0), ((4096, 100), 0), ((64, 3, 50), (0, 1)), ((7, 9, 33), 0),
+                                         ((5, 1000), 0), ((300, 17), 0)])
+@pytest.mark.parametrize("op", ["sum", "max", "min"])
+def test_column_sums_match_numpy(shape, axes, op) -> None:
+    """Reductions down columns (a bias gradient) add whole input rows into a running output row."""
+    x = RNG.standard_normal(shape).astype(np.float32)
+    f = kn.jit(lambda x: getattr(kn, op)(x * 2 + 1, axis=axes))
+    assert _columns(f, x)
+    np.testing.assert_allclose(np.asarray(f(x)), getattr(np, op)(x.astype(np.float64) * 2 + 1, axis=axes),
+                               rtol=1e-5, atol=1e-4)
+
+
+def test_which_reductions_run_down_columns() -> None:
+    x = np.ones((64, 48), np.float32)
+    assert _columns(kn.jit(lambda x: x.sum(axis=0)), x)
+    assert not _columns(kn.jit(lambda x: x.sum(axis=1)), x)            # rows: contiguous along the reduction
+    assert not _columns(kn.jit(lambda x: x.T.sum(axis=0)), x)          # strided along the output row
+    assert not _columns(kn.jit(lambda x: x[:, :6].sum(axis=0)), x)     # a short row: jammed instead
