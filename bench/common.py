@@ -49,28 +49,42 @@ def median_time(fn: Callable[[], object], settings: Settings = Settings()) -> fl
 
 
 def sample_times(fn: Callable[[], object], settings: Settings = Settings()) -> tuple[float, float]:
-    """(median, fastest) seconds per call: warm up, then `settings.calls` samples; calls faster
-    than `min_batch_s` are run in batches so the timer's own cost does not count. The fastest
-    sample is what a loaded machine's scheduler disturbs least."""
-    for _ in range(settings.warmup):
-        fn()
-    t0 = time.perf_counter()
-    fn()
-    one = time.perf_counter() - t0
-    batch = max(1, int(settings.min_batch_s / max(one, 1e-9)))
-    samples = []
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(settings.calls):
-            t0 = time.perf_counter()
-            for _ in range(batch):
+    """(median, fastest) seconds per call of `settings.calls` samples (see Sampler)."""
+    sampler = Sampler(fn, settings)
+    sampler.take(settings.calls)
+    return sampler.summary()
+
+
+class Sampler:
+    """Timed samples of one call: warm-up first, then calls faster than `min_batch_s` run in
+    batches so the timer's own cost does not count. The fastest sample is what a loaded
+    machine's scheduler disturbs least."""
+
+    def __init__(self, fn: Callable[[], object], settings: Settings):
+        self.fn, self.settings, self.samples, self.batch = fn, settings, [], 0
+
+    def take(self, n: int) -> None:
+        fn = self.fn
+        if not self.batch:
+            for _ in range(self.settings.warmup):
                 fn()
-            samples.append((time.perf_counter() - t0) / batch)
-    finally:
-        if gc_was_on:
-            gc.enable()
-    return statistics.median(samples), min(samples)
+            t0 = time.perf_counter()
+            fn()
+            self.batch = max(1, int(self.settings.min_batch_s / max(time.perf_counter() - t0, 1e-9)))
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            for _ in range(n):
+                t0 = time.perf_counter()
+                for _ in range(self.batch):
+                    fn()
+                self.samples.append((time.perf_counter() - t0) / self.batch)
+        finally:
+            if gc_was_on:
+                gc.enable()
+
+    def summary(self) -> tuple[float, float]:
+        return statistics.median(self.samples), min(self.samples)
 
 
 def first_call_time(build: Callable[[], Callable[[], object]], reset: Callable[[], None] = lambda: None,
@@ -392,20 +406,38 @@ COOL_DOWN = 0.5  # s of idling before timing: the previous implementation's work
 #                  XLA's pool, OpenBLAS) spin-wait for a while after their last task, taking a core
 
 
-def measure(impl: str, build: Callable, verify: Callable, settings: Settings) -> Row | None:
-    """Build, check, time one implementation. None when its framework is not installed."""
-    def attempt() -> Row:
-        call = build()
-        verify(call)
-        time.sleep(COOL_DOWN)
-        median, fastest = sample_times(call, settings)
-        return Row(impl, median, min_seconds=fastest)
-    return guarded(impl, attempt)
+ROUNDS = 4  # turns per implementation, in rotation: a load change on a shared host falls on all alike
 
 
 def measure_all(impls: list[tuple[str, Callable]], verify: Callable, settings: Settings) -> list[Row]:
-    rows = [measure(name, build, verify, settings) for name, build in impls]
-    return [r for r in rows if r is not None]
+    """Build and check every implementation, then time them in ROUNDS turns in rotation, each
+    turn after COOL_DOWN and `calls / ROUNDS` samples: a busy spell of a shared machine then
+    lands on every implementation's samples, not on whichever was being timed. Missing
+    frameworks give no row; failures a WRONG / ERROR row."""
+    rows: dict[str, Row | None] = {}
+    samplers: dict[str, Sampler] = {}
+    for name, build in impls:
+        def ready(name=name, build=build) -> Row:
+            call = build()
+            verify(call)
+            samplers[name] = Sampler(call, settings)
+            return Row(name)
+        rows[name] = guarded(name, ready)
+    rounds = ROUNDS if settings.calls >= 2 * ROUNDS else 1
+    for _ in range(rounds):
+        for name, sampler in list(samplers.items()):
+            def turn(name=name, sampler=sampler) -> Row:
+                time.sleep(COOL_DOWN)
+                sampler.take(-(-settings.calls // rounds))
+                return rows[name]
+            row = guarded(name, turn)
+            if row is not rows[name]:
+                rows[name] = row
+                del samplers[name]
+    for name, sampler in samplers.items():
+        median, fastest = sampler.summary()
+        rows[name] = Row(name, median, min_seconds=fastest)
+    return [r for r in rows.values() if r is not None]
 
 
 def failed(impl: str, status: str, note: str) -> Row:
