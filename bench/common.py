@@ -27,12 +27,13 @@ SEED = 0
 class Settings:
     """How hard to time: `--quick` is a smoke run (few calls, one compile-time repeat)."""
     calls: int = 20          # timed samples (each the mean of a batch of calls) per implementation
-    warmup: int = 3          # untimed calls after the first (checked) one
+    warmup: int = 3          # untimed calls before each turn of samples...
+    warm_s: float = 0.1      # ...and at least this long
     min_batch_s: float = 2e-3  # tiny calls are batched until one sample takes this long
     compile_repeat: int = 5  # first-call measurements for kiln (anchors: fewer, they are slow)
 
 
-QUICK = Settings(calls=5, warmup=1, min_batch_s=1e-3, compile_repeat=1)
+QUICK = Settings(calls=5, warmup=1, warm_s=0.02, min_batch_s=1e-3, compile_repeat=1)
 
 
 def rng(stream: int = 0) -> np.random.Generator:
@@ -64,10 +65,15 @@ class Sampler:
         self.fn, self.settings, self.samples, self.batch = fn, settings, [], 0
 
     def take(self, n: int) -> None:
+        """n more samples, after warming up again: `warmup` calls and at least `warm_s` of
+        calls (after idling, a VM's cores need a while to run at full speed again)."""
         fn = self.fn
+        start = time.perf_counter()
+        for _ in range(self.settings.warmup):
+            fn()
+        while time.perf_counter() - start < self.settings.warm_s:
+            fn()
         if not self.batch:
-            for _ in range(self.settings.warmup):
-                fn()
             t0 = time.perf_counter()
             fn()
             self.batch = max(1, int(self.settings.min_batch_s / max(time.perf_counter() - t0, 1e-9)))
