@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Result, Settings, copy_bandwidth, expect, function_impls, measure_all, rng
+from .common import Result, Settings, copy_bandwidth, expect, measure_all, rng
+from .impls import function_impls
 
 N = 4 << 20
 

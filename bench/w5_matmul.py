@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Result, Settings, expect, function_impls, measure_all, rng
+from .common import Result, Settings, expect, measure_all, rng
+from .impls import function_impls
 
 SHAPES = ((1024, 1024, 1024), (256, 784, 256))
 

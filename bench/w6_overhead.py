@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .common import Result, Settings, expect, fmt_ratio, function_impls, measure_all
+from .common import Result, Settings, expect, fmt_ratio, measure_all
+from .impls import function_impls
 
 
 def twenty_ops(x, lib):
