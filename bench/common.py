@@ -1,10 +1,11 @@
-"""Shared machinery of the benchmark suite: timing, numeric checks, the anchors' plumbing
-(NumPy, PyTorch eager, torch.compile, jax.jit: each optional), result rows and tables.
+"""Shared machinery of the benchmark suite: settings, timing, numeric checks, result rows
+and tables (the implementations themselves are in `impls.py`).
 
 A workload module builds a list of implementations `(impl name, build)`; `build()` returns a
-zero-argument callable that runs one call (one forward, one training step, ...). `measure`
-builds it, checks it with the workload's `verify(call)`, then times it. PyTorch and JAX are
-imported inside `build`, so a missing one raises ImportError there and its rows are left out.
+zero-argument callable that runs one call (one forward, one training step, ...).
+`measure_all` builds each, checks it with the workload's `verify(call)`, then times them all
+in rotation. PyTorch and JAX are imported inside `build`, so a missing one raises ImportError
+there and its rows are left out.
 """
 from __future__ import annotations
 
