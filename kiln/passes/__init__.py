@@ -1,6 +1,7 @@
 """Graph → graph passes and the lowering to kernels; imports ir only."""
 from . import pipelines  # noqa: F401
-from .fusion import FusionPolicy, lower
+from .fusion import lower
+from .materialize import FusionPolicy
 from .manager import PASSES, PassReport, graph_pass, run_pipeline
 from .memory import plan
 
