@@ -45,3 +45,32 @@ def test_one_and_two_threads_agree(tmp_path: Path) -> None:
     assert int(one.pop("threads")) == 1 and int(two.pop("threads")) == 2
     for k in one:
         np.testing.assert_allclose(two[k], one[k], rtol=1e-5, atol=0, err_msg=k)
+
+
+STRESS = r'''
+import sys, numpy as np, kiln as kn
+from kiln.frontend import compile as kc
+v = kn.Variable(np.zeros((64, 1024), np.float32))
+g = np.ones((64, 1024), np.float32)
+
+@kn.jit
+def step(g, k):
+    v.assign_add(g * k)            # read and written in place: a chunk run twice would add twice
+    return (v * 0.5).sum(axis=1)   # a second kernel right after: late workers meet a new generation
+
+total = 0.0
+for i in range(1, 1501):
+    out = step(g, np.float32(i % 3))
+    total += i % 3
+assert kc._threads() == int(sys.argv[1])
+np.testing.assert_array_equal(v.numpy(), np.full((64, 1024), total, np.float32))
+np.testing.assert_allclose(np.asarray(out), np.full(64, total * 0.5 * 1024, np.float32), rtol=1e-6)
+'''
+
+
+def test_many_small_parallel_kernels_with_more_threads_than_cores() -> None:
+    """1500 steps of two parallel kernels with 3 threads on (usually) fewer cores: workers are
+    preempted and arrive late; every chunk still runs exactly once per kernel."""
+    done = subprocess.run([sys.executable, "-c", STRESS, "3"], capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "KILN_NUM_THREADS": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
