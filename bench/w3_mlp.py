@@ -7,8 +7,8 @@ import sys
 import numpy as np
 
 from .common import Result, Settings, rng
-from .impls import (init_params, kiln_trainer, softmax_ce_jax, softmax_ce_numpy, softmax_ce_torch, training_impls,
-                    training_workload)
+from .impls import (init_params, kiln_trainer, softmax_ce_jax, softmax_ce_numpy, softmax_ce_torch,
+                    training_impls, training_workload)
 
 BATCH, LR = 256, 0.1
 SHAPES = {"w1": (784, 256), "b1": (256,), "w2": (256, 10), "b2": (10,)}

@@ -11,8 +11,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .common import NotSupported, Result, Settings, rng
-from .impls import (init_params, kiln_trainer, softmax_ce_jax, softmax_ce_numpy, softmax_ce_torch, training_impls,
-                    training_workload)
+from .impls import (init_params, kiln_trainer, softmax_ce_jax, softmax_ce_numpy, softmax_ce_torch,
+                    training_impls, training_workload)
 
 BATCH, LR = 128, 0.1
 SHAPES = {"c1w": (6, 1, 5, 5), "c1b": (6,), "c2w": (16, 6, 5, 5), "c2b": (16,),

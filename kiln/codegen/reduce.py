@@ -117,8 +117,8 @@ class Reductions:
                     b.store(_combine(b, em, red.kind, red.value.dtype, b.load(p, typ=t), em(red.value)), p)
 
         loop(b, I64(0), I64(lanes), init, "l")
-        nest(b, (*rshape[:-1], chunks), lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer, r), "lr"),
-             "r")
+        nest(b, (*rshape[:-1], chunks),
+             lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer, r), "lr"), "r")
         totals = [self.alloca(t) for _, t in slots]
         for (red, _), tot in zip(slots, totals):
             b.store(_identity(red.kind, red.value.dtype), tot)

@@ -118,13 +118,22 @@ CHILD_TIMEOUT = 120.0  # seconds a compiling child may take before this process 
 
 def _fork_compile(text: str) -> tuple[int, int] | None:
     """(pid, pipe) of a child that compiles `text` to an object file and writes it to the
-    pipe; None where the platform cannot fork."""
+    pipe; None where the platform cannot fork or the fork fails."""
     if not hasattr(os, "fork"):
         return None
-    r, w = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # NOTE: "fork with threads" warnings (Python's, JAX's): the child only runs LLVM
-        pid = os.fork()
+    try:
+        r, w = os.pipe()
+    except OSError:  # out of file descriptors
+        return None
+    try:
+        with warnings.catch_warnings():
+            # NOTE: Python's and JAX's "fork with threads" warnings: the child only runs LLVM
+            warnings.simplefilter("ignore")
+            pid = os.fork()
+    except OSError:  # out of processes or memory: this process compiles the part
+        os.close(r)
+        os.close(w)
+        return None
     if pid == 0:  # the child: compile, write, leave without running any Python cleanup
         code = 1
         try:

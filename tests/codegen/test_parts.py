@@ -57,6 +57,14 @@ def test_without_fork_compiles_in_process(fresh, monkeypatch) -> None:
     np.testing.assert_allclose(np.asarray(kn.jit(deep)(x, W)), _reference(x), rtol=1e-4, atol=1e-5)
 
 
+def test_failing_fork_compiles_in_process(fresh, monkeypatch) -> None:
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(os, "fork", no_fork)
+    x = RNG.standard_normal((8, 32)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(kn.jit(deep)(x, W)), _reference(x), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_failing_child_falls_back(fresh, monkeypatch) -> None:
     parent, optimized = os.getpid(), llvm_jit._optimized
