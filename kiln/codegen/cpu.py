@@ -98,7 +98,8 @@ class _KernelEmitter(Reductions):
                 self.reduce_points([ivs])
             else:
                 self.write(self.emitter(ivs))
-        form, guarded = row_form(k) or column_form(k), guarded_rows(k)
+        form = row_form(k) or column_form(k)
+        guarded = None if form or k.reductions else guarded_rows(k)
         if form is not None:  # whole output rows: a guarded window sum, or a sum down columns
             if len(shape) == 1:  # the row is what threads split
                 self.row_pass([], form, (self.lo, self.hi))

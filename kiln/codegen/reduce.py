@@ -5,8 +5,9 @@ the plain loop (LLVM vectorizes a long innermost row, one horizontal combine per
 costly values the row stores need again are kept in a row array); lanes, one running value
 per position of a short innermost row, combined once at the end; jammed points, a short
 innermost output row whose points share one pass (and so the loads they have in common);
-and rows, a guarded window sum whose guard becomes loop bounds. Mixed into the CPU kernel
-emitter; imports ir and codegen only.
+and whole output rows at a time (a RowForm): a guarded window sum whose guard becomes loop
+bounds, or a reduction down columns adding each input row into a running output row. Mixed
+into the CPU kernel emitter; imports ir and codegen only.
 """
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def guarded_rows(k: Kernel) -> tuple[Expr, RowGuard] | None:
     if len(guards) != 1:
         return None
     (g,) = guards.values()
-    if any(g in set(nodes([s.offset])) for s in k.stores):
+    if any(id(e) == id(g) for e in nodes(s.offset for s in k.stores)):
         return None
     rows = row_guard(g.args[0], len(k.shape) - 1)
     return (g, rows) if rows else None
