@@ -77,14 +77,20 @@ def _pow2(b: ir.IRBuilder, n: ir.Value) -> ir.Value:
     return b.bitcast(b.shl(b.add(n, I32(127)), I32(23)), F32)
 
 
-def exp_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic) -> ir.Value:
-    """e^x; 2^n is applied as two halves so subnormal results and overflow to inf come out
-    right. The clamp keeps NaN (an unordered compare picks x)."""
-    xc = _clamp(b, x, -104.0, 89.0)
+def exp_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic, nonpositive: bool = False) -> ir.Value:
+    """e^x = 2^n·(1 + q), formed as (2^a + 2^a·q)·2^(n−a) (one FMA, then one exact or
+    correctly rounding scale) so subnormal results and overflow to inf come out right. For x
+    known to be ≤ 0 (n in [−150, 0]) a = n + 24 and the second factor is the constant 2^−24;
+    otherwise 2^n is split in halves. The clamp keeps NaN (an unordered compare picks x)."""
+    xc = _clamp(b, x, -104.0, None if nonpositive else 89.0)
     q, n = _exp_reduced(b, xc)
-    p = _add(b, q, _f(1.0))
-    half = b.ashr(n, I32(1))
-    return _mul(b, _mul(b, p, _pow2(b, half)), _pow2(b, b.sub(n, half)))
+    if nonpositive:
+        first, second = b.add(n, I32(24)), _f(2.0 ** -24)
+    else:
+        first = b.ashr(n, I32(1))
+        second = _pow2(b, b.sub(n, first))
+    scale = _pow2(b, first)
+    return _mul(b, _add(b, _mul(b, q, scale), scale), second)
 
 
 def _clamp(b: ir.IRBuilder, x: ir.Value, lo: float, hi: float | None) -> ir.Value:

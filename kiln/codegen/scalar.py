@@ -195,7 +195,10 @@ class ScalarEmitter:
         return fn(self.b, x, lambda name, *args: self.intrinsic(name, dt.float32, *args))
 
     def op_exp(self, e, x):
-        return self._own(mathlib.exp_f32, e, x) if e.dtype == dt.float32 else self.intrinsic("exp", e.dtype, x)
+        if e.dtype != dt.float32:
+            return self.intrinsic("exp", e.dtype, x)
+        nonpositive = _nonpositive(e.args[0])
+        return self._own(lambda b, v, intrinsic: mathlib.exp_f32(b, v, intrinsic, nonpositive), e, x)
 
     def op_log(self, e, x):
         return self._own(mathlib.log_f32, e, x) if e.dtype == dt.float32 else self.intrinsic("log", e.dtype, x)
@@ -285,3 +288,15 @@ class ScalarEmitter:
         if dst.bits > src.bits:
             return b.zext(x, t) if src.is_bool else b.sext(x, t)
         return b.trunc(x, t)
+
+
+def _nonpositive(e: Expr) -> bool:
+    """Whether e ≤ 0 (or NaN) by its form alone: −|x|, −(x·x), −e^x and the like, so exp of it
+    never overflows (sigmoid's and softplus's e^−|x|)."""
+    return e.op == "neg" and _nonnegative(e.args[0])
+
+
+def _nonnegative(e: Expr) -> bool:
+    if e.op in ("abs", "exp", "sqrt"):
+        return True
+    return e.op == "mul" and e.args[0] is e.args[1]
