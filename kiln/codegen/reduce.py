@@ -135,15 +135,31 @@ class Reductions:
 
     def row_pass(self, outer: list[ir.Value], form: "RowForm", span: tuple[ir.Value, ir.Value] | None = None
                  ) -> None:
-        """Positions `span` (default: all) of one output row of a RowForm kernel: a running
-        value per row position; for each reduction step one contiguous, unguarded
-        (vectorizable) loop over the positions where the guard holds; then the row's stores."""
+        """Positions `span` (default: all) of one output row of a RowForm kernel. A window
+        form runs them in blocks of ROW_BLOCK vectors whose running values stay in registers
+        over every reduction step (a block's window rows stay in L1): conv1 as a 5x5 window
+        sum was bound by loading and storing its running row 25 times."""
+        b = self.b
+        first, last = span or (I64(0), I64(self.k.shape[-1]))
+        block = ROW_BLOCK * max(1, (self.vector_bytes or 16) // form.value.dtype.itemsize)
+        if not form.window:
+            self.row_span(outer, form, (first, last))
+            return
+        blocks = b.sdiv(b.sub(last, first), I64(block))
+        start = lambda j: b.add(first, b.mul(j, I64(block)))
+        loop(b, I64(0), blocks, lambda j: self.row_span(outer, form, (start(j), b.add(start(j), I64(block)))), "rb")
+        self.row_span(outer, form, (start(blocks), last))
+
+    def row_span(self, outer: list[ir.Value], form: "RowForm", span: tuple[ir.Value, ir.Value]) -> None:
+        """Positions `span` of one output row: a running value per position; for each
+        reduction step one contiguous, unguarded (vectorizable) loop over the positions where
+        the guard holds; then the stores."""
         k, b = self.k, self.b
         (red,) = k.reductions
         width, d = k.shape[-1], red.value.dtype
         t = llvm_type(d)
         acc = self.alloca(t, width)
-        first, last = span or (I64(0), I64(width))
+        first, last = span
 
         def add(w: ir.Value, rivs: list[ir.Value]) -> None:
             em = self.emitter(outer + [w], rivs)
@@ -305,10 +321,15 @@ class RowForm:
     """A kernel whose single reduction sums (or maxes, mins) `value`, or `guard(uniform ∧
     bounds, value, identity)`, run a whole output row at a time: per output row the guard is
     a condition that does not vary along the row and an interval of the row, so each
-    reduction step is one unguarded contiguous loop."""
+    reduction step is one unguarded contiguous loop. A `window` (unguarded, its steps sliding
+    along the row: a convolution over an already padded input) runs in register-held blocks."""
 
     guard: RowGuard | None
     value: Expr
+    window: bool = False
+
+
+ROW_BLOCK = 4  # vectors of a window form's row whose running values stay in registers
 
 
 def row_form(k: Kernel) -> RowForm | None:
@@ -341,4 +362,5 @@ def column_form(k: Kernel) -> RowForm | None:
     if r.kind not in ("sum", "max", "min") or 1 not in along_row or any(c not in (0, 1) for c in along_row) \
             or 1 in along_reduction:
         return None
-    return RowForm(None, r.value)
+    sliding = any(coef(o, d, "ridx") == 1 for o in offsets for d in range(len(k.rshape)))
+    return RowForm(None, r.value, window=sliding)

@@ -221,3 +221,31 @@ def test_which_reductions_run_down_columns() -> None:
     assert not _columns(kn.jit(lambda x: x.sum(axis=1)), x)            # rows: contiguous along the reduction
     assert not _columns(kn.jit(lambda x: x.T.sum(axis=0)), x)          # strided along the output row
     assert not _columns(kn.jit(lambda x: x[:, :6].sum(axis=0)), x)     # a short row: jammed instead
+
+
+def _conv_reference(x: np.ndarray, w: np.ndarray, padding: int) -> np.ndarray:
+    from numpy.lib.stride_tricks import sliding_window_view
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    win = sliding_window_view(xp, w.shape[-2:], axis=(2, 3))  # (N, C, OH, OW, KH, KW)
+    return np.einsum("nchwij,ocij->nohw", win, w.astype(np.float64))
+
+
+@pytest.mark.parametrize("xs, ws, padding", [((1, 1, 30, 30), (1, 1, 5, 5), 2),  # one output row, split over threads
+                                             ((3, 1, 19, 23), (4, 1, 3, 3), 1),  # rows of 475: blocks and a tail
+                                             ((2, 1, 9, 50), (2, 1, 5, 5), 0)])
+def test_window_sums_in_register_blocks_match_numpy(xs, ws, padding) -> None:
+    """A one-channel convolution is a window sum over a padded input whose taps slide along the
+    output row: it runs in blocks of the row held in registers over all taps."""
+    x, w = RNG.standard_normal(xs).astype(np.float32), RNG.standard_normal(ws).astype(np.float32)
+    f = kn.jit(lambda x, w: kn.nn.conv2d(x, w, padding=padding))
+    assert any((form := column_form(k)) and form.window for k in f.lower(x, w).lowered.program.kernels)
+    np.testing.assert_allclose(np.asarray(f(x, w)), _conv_reference(x, w, padding), rtol=1e-5, atol=1e-5)
+
+
+def test_column_sums_are_not_windows() -> None:
+    """Summing down columns reads each input once: blocks walking down the rows would only
+    trade a streaming read for a strided one."""
+    f = kn.jit(lambda x: x.sum(axis=1))
+    x = np.ones((8, 64, 256), np.float32)
+    forms = [column_form(k) for k in f.lower(x).lowered.program.kernels]
+    assert any(forms) and not any(form.window for form in forms if form)
