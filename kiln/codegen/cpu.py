@@ -269,17 +269,36 @@ def vector_bytes(target: Target) -> int:
     return 32 if "+avx" in target.features.split(",") else 16
 
 
-def emit_modules(program: Program, target: Target, sym: str, threads: int = 1, profile: bool = False,
-                 parts: int = 1) -> list[ir.Module]:
-    """The program as LLVM modules: the first holds the entry `sym`, which calls every kernel;
-    the kernels are spread over `parts` modules of about equal size, so that LLVM can compile
-    them at the same time (in separate processes). With threads > 1, large kernels run
-    through the runtime's `kiln_parallel_for`. With `profile`, the entry adds the cycles each
-    kernel took to `profile_symbol(sym)[kernel]`."""
-    modules = [ir.Module(name=f"{sym}.part{p}" if p else sym) for p in range(parts)]
-    for m in modules:
-        m.triple = target.triple
-    module = modules[0]
+def emit_part(program: Program, target: Target, sym: str, threads: int, profile: bool, parts: int,
+              part: int) -> ir.Module:
+    """Module `part` of the program's `parts`: its share of the kernels, spread by size so LLVM
+    can compile the parts at the same time (in separate processes, each emitting its own); the
+    first also holds the entry `sym`, which calls every kernel, those of other parts by name.
+    With threads > 1, large kernels run through the runtime's `kiln_parallel_for`. With
+    `profile`, the entry adds the cycles each kernel took to `profile_symbol(sym)[kernel]`."""
+    module = ir.Module(name=f"{sym}.part{part}" if part else sym)
+    module.triple = target.triple
+    placed = _placement(program.kernels, parts)
+    mine: dict[str, ir.Function] = {}
+    for n, k in enumerate(program.kernels):
+        if placed[n] != part:
+            continue
+        emitter = _KernelEmitter(module, k, f"{sym}.k{n}", program, vector_bytes(target))
+        functions = [emitter.emit()]
+        if k.gemm:
+            functions.append(emitter.emit_gemm(f"{sym}.k{n}.gemm", gemm_splits(k.gemm, threads)))
+        for fn in functions:
+            if part:  # called from the entry in part 0: exported
+                fn.linkage = ""
+            mine[fn.name] = fn
+    if part == 0:
+        _entry(module, program, sym, threads, profile, mine)
+    return module
+
+
+def _entry(module: ir.Module, program: Program, sym: str, threads: int, profile: bool,
+           defined: dict[str, ir.Function]) -> None:
+    """`void sym(ptr bufs)`: every kernel in order, split over threads where it pays."""
     entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), sym)
     b = ir.IRBuilder(entry.append_basic_block("entry"))
     pfor = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64]), "kiln_parallel_for") \
@@ -290,33 +309,26 @@ def emit_modules(program: Program, target: Target, sym: str, threads: int = 1, p
         cycles.initializer = ir.Constant(cycles.value_type, None)
         clock = ir.Function(module, ir.FunctionType(I64, []), "llvm.readcyclecounter")
 
-    def run(fn: ir.Function, n: int, split: bool) -> None:
-        if fn.module is not module:  # defined in another part: declared here, exported there
-            fn.linkage = ""
-            fn = ir.Function(module, fn.function_type, fn.name)
+    def run(name: str, n: int, split: bool) -> None:
+        fn = defined.get(name) or ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I64, I64]), name)
         if pfor is not None and split:
             b.call(pfor, [fn, entry.args[0], I64(n)])
         else:
             b.call(fn, [entry.args[0], I64(0), I64(n)])
 
-    placed = _placement(program.kernels, parts)
     for n, k in enumerate(program.kernels):
-        emitter = _KernelEmitter(modules[placed[n]], k, f"{sym}.k{n}", program, vector_bytes(target))
-        fn = emitter.emit()
         if k.size == 0 and not k.gemm:
             continue
         start = b.call(clock, []) if profile else None
         if k.gemm:
-            splits = gemm_splits(k.gemm, threads)
-            tasks = math.prod(k.gemm.batch) * splits
-            run(emitter.emit_gemm(f"{sym}.k{n}.gemm", splits), tasks, tasks > 1)
+            tasks = math.prod(k.gemm.batch) * gemm_splits(k.gemm, threads)
+            run(f"{sym}.k{n}.gemm", tasks, tasks > 1)
         if k.stores:
-            run(fn, k.shape[0] if k.shape else 1, parallel(k))
+            run(f"{sym}.k{n}", k.shape[0] if k.shape else 1, parallel(k))
         if profile:
             slot = b.gep(cycles, [I64(0), I64(n)], inbounds=True)
             b.store(b.add(b.load(slot, typ=I64), b.sub(b.call(clock, []), start)), slot)
     b.ret_void()
-    return modules
 
 
 def _placement(kernels: list[Kernel], parts: int) -> list[int]:
@@ -335,4 +347,4 @@ def _placement(kernels: list[Kernel], parts: int) -> list[int]:
 
 def emit_llvm(program: Program, target: Target, sym: str, threads: int = 1, profile: bool = False) -> str:
     """The program as one module's LLVM IR text."""
-    return str(emit_modules(program, target, sym, threads, profile)[0])
+    return str(emit_part(program, target, sym, threads, profile, 1, 0))

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import config as cfg
-from ..codegen.cpu import emit_modules, profile_symbol
+from ..codegen.cpu import emit_part, profile_symbol
 from ..codegen.pool import pool_module
 from ..ir.export import to_dot
 from ..ir.graph import Graph
@@ -32,8 +32,13 @@ class Compiled:
     graph: Graph
     program: Program
     executable: Executable
-    llvm_text: str
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def llvm_text(self) -> str:
+        """The LLVM IR as emitted, before optimisation."""
+        loaded = self.executable.loaded
+        return "\n".join(loaded.text(p) for p in range(len(loaded.sources)))
 
     def as_llvm_ir(self) -> str:
         """The optimised LLVM IR that was compiled to native code."""
@@ -126,16 +131,15 @@ def _compile_program(graph: Graph, program: Program) -> Compiled:
     def build() -> Compiled:
         t0 = time.perf_counter()
         sym = f"kiln_{graph.name}_{key[:16]}"
-        texts = [str(m) for m in emit_modules(program, target, sym, _threads(), profile, _parts(program))]
-        t1 = time.perf_counter()
-        loaded = llvm_jit.load(texts, sym)
-        t2 = time.perf_counter()
+        parts, threads = _parts(program), _threads()
+        loaded = llvm_jit.load([functools.partial(_part_text, program, target, sym, threads, profile, parts, p)
+                                for p in range(parts)], sym)
         exe = Executable(program, loaded)
         if profile:
             exe = Profiled(exe, graph.name, llvm_jit.global_address(profile_symbol(sym)))
-        c = Compiled(graph, program, exe, "\n".join(texts), {"codegen": t1 - t0, "llvm": t2 - t1})
-        log.debug("compiled %s: codegen %.1f ms, llvm %.1f ms", graph.name, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
-        return c
+        seconds = time.perf_counter() - t0
+        log.debug("compiled %s: codegen and llvm %.1f ms", graph.name, seconds * 1e3)
+        return Compiled(graph, program, exe, {"codegen+llvm": seconds})
     compiled = CACHE.get_or_build(key, build)
     d = _dump_dir(graph)
     if d:  # written on every compile request, cached code or not
@@ -143,6 +147,10 @@ def _compile_program(graph: Graph, program: Program) -> Compiled:
         _write(d, "module.opt.ll", compiled.as_llvm_ir())
         _write(d, "module.s", compiled.as_asm())
     return compiled
+
+
+def _part_text(program: Program, target, sym: str, threads: int, profile: bool, parts: int, part: int) -> str:
+    return str(emit_part(program, target, sym, threads, profile, parts, part))
 
 
 def _dump_dir(graph: Graph) -> str | None:

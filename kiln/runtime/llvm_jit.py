@@ -12,6 +12,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Callable
 
 import llvmlite.binding as llvm
 
@@ -47,26 +48,36 @@ def _engine():
     return llvm.create_mcjit_compiler(backing, _machine())
 
 
+Source = Callable[[], str]  # a module's LLVM IR text, made where it is compiled
+
+
 @dataclass
 class Loaded:
-    """Modules living in the engine (the first holds the entry): their optimised IR and
-    assembly on request. A part a child process compiled is optimised again here if asked."""
+    """Modules living in the engine (the first holds the entry): their IR as emitted, their
+    optimised IR and assembly on request. A part a child process emitted and compiled is
+    emitted and optimised again here if asked."""
 
-    texts: list[str]
+    sources: list[Source]
     address: int
     modules: dict[int, object] = field(default_factory=dict)  # part -> its optimised module here
+    texts: dict[int, str] = field(default_factory=dict)  # part -> its IR as emitted
+
+    def text(self, part: int) -> str:
+        if part not in self.texts:
+            self.texts[part] = self.sources[part]()
+        return self.texts[part]
 
     def _module(self, part: int):
         if part not in self.modules:
             with _lock:
-                self.modules[part] = _optimized(self.texts[part])
+                self.modules[part] = _optimized(self.text(part))
         return self.modules[part]
 
     def llvm_ir(self) -> str:
-        return "\n".join(str(self._module(p)) for p in range(len(self.texts)))
+        return "\n".join(str(self._module(p)) for p in range(len(self.sources)))
 
     def asm(self) -> str:
-        modules = [self._module(p) for p in range(len(self.texts))]
+        modules = [self._module(p) for p in range(len(self.sources))]
         with _lock:
             return "\n".join(_machine().emit_assembly(m) for m in modules)
 
@@ -88,14 +99,16 @@ def _optimized(text: str):
     return mod
 
 
-def load(texts: list[str], entry: str) -> Loaded:
-    """Parse, verify, optimise and JIT the modules of one program; return its entry's address.
-    The parts after the first are compiled to object code by forked children meanwhile (LLVM
-    in one process runs one module at a time: llvmlite serializes every call)."""
+def load(sources: list[Source], entry: str) -> Loaded:
+    """Emit, parse, verify, optimise and JIT the modules of one program; return its entry's
+    address. The parts after the first are emitted and compiled to object code by forked
+    children meanwhile (LLVM in one process runs one module at a time: llvmlite serializes
+    every call)."""
     _init()
     with _lock:
-        children = [_fork_compile(text) for text in texts[1:]]
-        loaded = Loaded(texts, 0, {0: _optimized(texts[0])})
+        children = [_fork_compile(source) for source in sources[1:]]
+        loaded = Loaded(sources, 0)
+        loaded.modules[0] = _optimized(loaded.text(0))
         engine = _engine()
         if not children:
             engine.add_module(loaded.modules[0])
@@ -104,7 +117,7 @@ def load(texts: list[str], entry: str) -> Loaded:
         for part, child in enumerate(children, 1):
             obj = _collect(child)
             if obj is None:  # no fork here, or the child failed: compile the part in this process
-                loaded.modules[part] = _optimized(texts[part])
+                loaded.modules[part] = _optimized(loaded.text(part))
                 engine.add_module(loaded.modules[part])
             else:
                 engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
@@ -116,9 +129,9 @@ def load(texts: list[str], entry: str) -> Loaded:
 CHILD_TIMEOUT = 120.0  # seconds a compiling child may take before this process compiles its part itself
 
 
-def _fork_compile(text: str) -> tuple[int, int] | None:
-    """(pid, pipe) of a child that compiles `text` to an object file and writes it to the
-    pipe; None where the platform cannot fork or the fork fails."""
+def _fork_compile(source: Source) -> tuple[int, int] | None:
+    """(pid, pipe) of a child that emits `source` and compiles it to an object file written
+    to the pipe; None where the platform cannot fork or the fork fails."""
     if not hasattr(os, "fork"):
         return None
     try:
@@ -127,7 +140,7 @@ def _fork_compile(text: str) -> tuple[int, int] | None:
         return None
     try:
         with warnings.catch_warnings():
-            # NOTE: Python's and JAX's "fork with threads" warnings: the child only runs LLVM
+            # NOTE: Python's and JAX's "fork with threads" warnings: the child only emits IR and runs LLVM
             warnings.simplefilter("ignore")
             pid = os.fork()
     except OSError:  # out of processes or memory: this process compiles the part
@@ -138,7 +151,7 @@ def _fork_compile(text: str) -> tuple[int, int] | None:
         code = 1
         try:
             os.close(r)
-            data = _machine().emit_object(_optimized(text))
+            data = _machine().emit_object(_optimized(source()))
             with os.fdopen(w, "wb") as out:
                 out.write(data)
             code = 0
@@ -180,7 +193,7 @@ def start_pool(pool_ir: str, threads: int) -> None:
     start its workers (threads - 1 of them; the caller is the last)."""
     if _pool_threads:
         return
-    loaded = load([pool_ir], "kiln_parallel_for")
+    loaded = load([lambda: pool_ir], "kiln_parallel_for")
     llvm.add_symbol("kiln_parallel_for", loaded.address)
     start = ctypes.CFUNCTYPE(None, ctypes.c_int32)(_engine().get_function_address("kiln_pool_start"))
     start(threads)
