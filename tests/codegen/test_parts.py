@@ -1,5 +1,5 @@
-"""A large program's LLVM work split over two modules (codegen/cpu.py `emit_modules`), the
-second compiled by a forked child (runtime/llvm_jit.py `load`): same results as NumPy, every
+"""A large program's LLVM work split over two modules (codegen/cpu.py `emit_part`), the
+second emitted and compiled by a forked child (runtime/llvm_jit.py `load`): same results as NumPy, every
 kernel in the dumped IR, and the same results when the child fails or cannot be forked."""
 from __future__ import annotations
 
