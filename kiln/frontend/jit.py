@@ -82,15 +82,27 @@ class _Entry:
     state_sources: list  # ("leaf", i) or ("captured", Variable)
     out_tree: Any
 
+    def __post_init__(self) -> None:
+        self._args = list(zip(self.arg_leaves, self.arg_dtypes))
+        self._checked: list = [None] * len(self._args)  # the last array accepted for each argument as is
+        self._single = self.out_tree == ("*",)
+
     def run(self, leaves: list) -> Any:
         args = []
-        for i, d in zip(self.arg_leaves, self.arg_dtypes):
+        for n, (i, d) in enumerate(self._args):
             x = leaves[i]
-            x = x.data if isinstance(x, Array) else x
-            args.append(x if isinstance(x, np.ndarray) and x.dtype == d and x.flags.c_contiguous
-                        else np.asarray(x, dtype=d, order="C"))
+            if type(x) is Array:
+                x = x.data
+            if x is not self._checked[n]:  # NOTE: an array's dtype and layout never change
+                if isinstance(x, np.ndarray) and x.dtype == d and x.flags.c_contiguous:
+                    self._checked[n] = x
+                else:
+                    x = np.asarray(x, dtype=d, order="C")
+            args.append(x)
         states = [leaves[s].data if kind == "leaf" else s.data for kind, s in self.state_sources]
         outs = self.compiled.executable(args, states)
+        if self._single:
+            return Array(outs[0])
         return pytree.unflatten(self.out_tree, [Array(o) for o in outs])
 
 

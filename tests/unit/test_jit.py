@@ -758,3 +758,18 @@ def test_none_leaves_and_nested_outputs():
     out, _ = f(one, one)
     np.testing.assert_array_equal(np.asarray(out), [2, 2])
     assert f.trace_count == 2
+
+
+def test_strided_and_converted_arguments_after_a_contiguous_one():
+    """The call path accepts an array object as is once it has checked it; another object of
+    the same shape and dtype is checked again (a strided view is copied, its values used)."""
+    f = kn.jit(lambda x: x * 2.0 + 1.0)
+    base = np.arange(32, dtype=np.float32)
+    a = base[:16].copy()
+    np.testing.assert_array_equal(np.asarray(f(a)), a * 2 + 1)
+    strided = base[::2]
+    assert not strided.flags.c_contiguous
+    np.testing.assert_array_equal(np.asarray(f(strided)), strided * 2 + 1)
+    a[:] = 7.0  # the same object with new values
+    np.testing.assert_array_equal(np.asarray(f(a)), np.full(16, 15.0, np.float32))
+    np.testing.assert_array_equal(np.asarray(f(kn.asarray(strided))), strided * 2 + 1)
