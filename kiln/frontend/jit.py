@@ -299,15 +299,15 @@ class JitFunction:
 
     # public ----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        fast = _fast_key(args) if self._fast_ok and not kwargs else None
+        if fast is not None and trace.idle():
+            entry = self._fast.get(fast)
+            if entry is not None:
+                return entry.run(args)
         if current() is not None:  # called while tracing another function: inline it
             return self.fn(*args, **kwargs)
         if trace.EAGER_HOOKS:  # an eager GradientTape is recording: run op by op so it sees every op
             return self.fn(*args, **kwargs)
-        fast = _fast_key(args) if self._fast_ok and not kwargs else None
-        if fast is not None:
-            entry = self._fast.get(fast)
-            if entry is not None:
-                return entry.run(args)
         key, leaves = self._signature(args, kwargs)
         entry = self.cache.get(key)
         if entry is None:

@@ -101,6 +101,11 @@ def current() -> TraceContext | None:
     return _STACK[-1] if _STACK else None
 
 
+def idle() -> bool:
+    """No trace and no tape is recording: a compiled function may run its native code directly."""
+    return not _STACK and not EAGER_HOOKS
+
+
 class tracing:
     """`with tracing(ctx):` makes ctx the active builder; `tracing(None)` suspends tracing."""
 
