@@ -8,11 +8,12 @@ a thread pool (or a GPU grid) can split it without changing the body.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from llvmlite import ir
 
 from ..ir import dtypes as dt
-from ..ir.kernel import Expr, Gemm, Kernel, body_size, loads
+from ..ir.kernel import Expr, Gemm, Kernel, body_size, loads, nodes, refs
 from ..ir.program import Program
 from ..ir.target import Target
 from .loops import UNROLL, interleave_hint, loop, nest
@@ -161,7 +162,10 @@ class _KernelEmitter(Reductions):
         (t % splits)-th band of rows of C (or of columns, when C is wider than tall), with
         one single-threaded BLAS call (cblas, row-major); the bands are the threads' work."""
         g = self.k.gemm
-        fn, lo, hi = self.function(sym, {g.a, g.b, g.c})
+        update = gemm_update(self.k, self.program)
+        c = update.target if update else g.c
+        reads = {e.attr for e in nodes([update.alpha]) if e.op == "load"} if update else set()
+        fn, lo, hi = self.function(sym, {g.a, g.b, c} | reads)
         b = self.b
         d = self.program.buffers[g.c].type.dtype
         t = llvm_type(d)
@@ -172,6 +176,8 @@ class _KernelEmitter(Reductions):
         lda, ldb = (g.m if g.trans_a else g.k), (g.k if g.trans_b else g.n)
         by_rows = g.m >= g.n
         size = g.m if by_rows else g.n
+        alpha = self.emitter([])(update.alpha) if update else constant(d, 1.0)
+        beta = constant(d, 1.0 if update else 0.0)
 
         def task(ti):
             a_off = b_off = c_off = I64(0)
@@ -198,12 +204,64 @@ class _KernelEmitter(Reductions):
                 b_off = b.add(b_off, b.mul(start, I64(g.k)) if g.trans_b else start)
                 c_off = b.add(c_off, start)
             b.call(blas, [i32(101), i32(112 if g.trans_a else 111), i32(112 if g.trans_b else 111),
-                          b.trunc(m, i32), b.trunc(n, i32), i32(g.k), constant(d, 1.0), self.pointer(g.a, a_off, d),
-                          i32(lda), self.pointer(g.b, b_off, d), i32(ldb), constant(d, 0.0),
-                          self.pointer(g.c, c_off, d), i32(g.n)])
+                          b.trunc(m, i32), b.trunc(n, i32), i32(g.k), alpha, self.pointer(g.a, a_off, d),
+                          i32(lda), self.pointer(g.b, b_off, d), i32(ldb), beta, self.pointer(c, c_off, d), i32(g.n)])
         loop(b, lo, hi, task, "t")
         b.ret_void()
         return fn
+
+
+@dataclass(frozen=True)
+class GemmUpdate:
+    """A GEMM kernel whose one store adds `alpha` times the product into `target` at the same
+    point (an SGD step, w − lr·(xᵀg)): BLAS does it in place (C = target, beta = 1), and the
+    kernel's points need no loop of their own."""
+
+    target: int
+    alpha: Expr
+
+
+def gemm_update(k: Kernel, program: Program) -> GemmUpdate | None:
+    """k's GemmUpdate, or None: also when anything else reads the product (it must then be
+    written), or the target is an operand of the product."""
+    g = k.gemm
+    if g is None or g.batch or k.reductions or len(k.stores) != 1 or k.shape != (g.m, g.n) \
+            or program.buffers[g.c].kind != "temp" or any(g.c in o.reads for o in program.kernels if o is not k):
+        return None
+    (s,) = k.stores
+    v = s.value
+    if s.mode != "set" or s.buf in (g.a, g.b, g.c) or v.op not in ("add", "sub") or not _row_major(s.offset, g.n):
+        return None
+    pairs = [(v.args[0], v.args[1])] + ([(v.args[1], v.args[0])] if v.op == "add" else [])
+    for kept, term in pairs:
+        if kept.op == "load" and kept.attr == s.buf and kept.args[0] is s.offset:
+            alpha = _product_scale(term, g.c, s.offset)
+            if alpha is not None:
+                return GemmUpdate(s.buf, alpha if v.op == "add" else Expr("neg", alpha.dtype, (alpha,)))
+    return None
+
+
+def _product_scale(term: Expr, c: int, offset: Expr) -> Expr | None:
+    """s where `term` is s times the product at `offset` (s = 1 for the product itself), s the
+    same at every point."""
+    product = lambda e: e.op == "load" and e.attr == c and e.args[0] is offset  # noqa: E731
+    if product(term):
+        return Expr("const", term.dtype, (), 1.0)
+    if term.op == "mul":
+        for p, scale in (term.args, term.args[::-1]):
+            if product(p) and not refs(scale, "idx") and not any(e.op == "load" and e.attr == c
+                                                                 for e in nodes([scale])):
+                return scale
+    return None
+
+
+def _row_major(offset: Expr, n: int) -> bool:
+    """offset = idx 0 · n + idx 1: C's own layout."""
+    if offset.op != "add" or n < 2:
+        return False
+    row, col = offset.args
+    return col.op == "idx" and col.attr == 1 and row.op == "mul" and any(
+        a.op == "idx" and a.attr == 0 and o.is_const and o.attr == n for a, o in (row.args, row.args[::-1]))
 
 
 HEAVY_BODY = 32  # body_size from which an elementwise loop interleaves two vector iterations...
@@ -323,7 +381,7 @@ def _entry(module: ir.Module, program: Program, sym: str, threads: int, profile:
         if k.gemm:
             tasks = math.prod(k.gemm.batch) * gemm_splits(k.gemm, threads)
             run(f"{sym}.k{n}.gemm", tasks, tasks > 1)
-        if k.stores:
+        if k.stores and not gemm_update(k, program):
             run(f"{sym}.k{n}", k.shape[0] if k.shape else 1, parallel(k))
         if profile:
             slot = b.gep(cycles, [I64(0), I64(n)], inbounds=True)

@@ -71,3 +71,57 @@ def test_weight_update_fused_into_gradient_gemm_in_place() -> None:
     w0 = w.numpy()
     step(x)
     np.testing.assert_allclose(w.numpy(), w0 - 0.1 * x.T @ np.ones((8, 16), np.float32), rtol=1e-5, atol=1e-6)
+
+
+def _updates(f, *args) -> list[str]:
+    from kiln.codegen.cpu import gemm_update
+    program = f.lower(*args).lowered.program
+    return [k.name for k in program.kernels if gemm_update(k, program)]
+
+
+UPDATES = {  # target <- target + alpha·(a@b), the forms an optimizer step takes
+    "w - lr·(aᵀb)": lambda w, a, b, lr: w - lr * (a.T @ b),
+    "w + (a@b)·s": lambda w, a, b, lr: w + (a @ b.T) * lr,
+    "(a@b) + w": lambda w, a, b, lr: (a @ b.T) + w,
+    "w - a@b": lambda w, a, b, lr: w - a @ b.T,
+}
+
+
+@pytest.mark.parametrize("name", list(UPDATES))
+def test_update_of_a_variable_runs_in_the_blas_call(name: str) -> None:
+    """A GEMM whose only use is adding a multiple of it into a Variable at the same points is
+    one BLAS call with beta = 1 writing the Variable in place (no epilogue loop)."""
+    fn = UPDATES[name]
+    w = kn.Variable(_r(24, 16))
+    transposed = name.startswith("w - lr")
+
+    @kn.jit
+    def step(a, b, lr):
+        w.assign(fn(w, a, b, lr))
+
+    a, b = (_r(40, 24), _r(40, 16)) if transposed else (_r(24, 40), _r(16, 40))
+    assert len(_updates(step, a, b, 0.25)) == 1
+    for _ in range(2):
+        w0 = w.numpy().astype(np.float64)
+        step(a, b, 0.25)
+        np.testing.assert_allclose(w.numpy(), fn(w0, a.astype(np.float64), b.astype(np.float64), 0.25),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_product_read_elsewhere_keeps_its_buffer() -> None:
+    """When the product is also returned (or read by another kernel), it is written to its own
+    buffer first and the update stays an epilogue."""
+    w = kn.Variable(_r(24, 16))
+
+    @kn.jit
+    def step(a, b):
+        g = a @ b.T
+        w.assign(w - 0.5 * g)
+        return g * 3.0
+
+    a, b = _r(24, 40), _r(16, 40)
+    assert _updates(step, a, b) == []
+    w0 = w.numpy().astype(np.float64)
+    g = a.astype(np.float64) @ b.T
+    np.testing.assert_allclose(np.asarray(step(a, b)), g * 3, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(w.numpy(), w0 - 0.5 * g, rtol=1e-5, atol=1e-5)
