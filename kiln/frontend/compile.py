@@ -6,7 +6,7 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import config as cfg
 from ..codegen.cpu import emit_part, profile_symbol
@@ -15,6 +15,7 @@ from ..ir.export import to_dot
 from ..ir.graph import Graph
 from ..ir.printer import print_graph
 from ..ir.program import Program
+from ..ir.target import Target
 from ..passes import FusionPolicy, PassReport, lower, plan, run_pipeline
 from ..passes.pipelines import DEFAULT
 from ..runtime import blas, llvm_jit
@@ -32,7 +33,6 @@ class Compiled:
     graph: Graph
     program: Program
     executable: Executable
-    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def llvm_text(self) -> str:
@@ -137,9 +137,8 @@ def _compile_program(graph: Graph, program: Program) -> Compiled:
         exe = Executable(program, loaded)
         if profile:
             exe = Profiled(exe, graph.name, llvm_jit.global_address(profile_symbol(sym)))
-        seconds = time.perf_counter() - t0
-        log.debug("compiled %s: codegen and llvm %.1f ms", graph.name, seconds * 1e3)
-        return Compiled(graph, program, exe, {"codegen+llvm": seconds})
+        log.debug("compiled %s: codegen and llvm %.1f ms", graph.name, (time.perf_counter() - t0) * 1e3)
+        return Compiled(graph, program, exe)
     compiled = CACHE.get_or_build(key, build)
     d = _dump_dir(graph)
     if d:  # written on every compile request, cached code or not
@@ -149,7 +148,7 @@ def _compile_program(graph: Graph, program: Program) -> Compiled:
     return compiled
 
 
-def _part_text(program: Program, target, sym: str, threads: int, profile: bool, parts: int, part: int) -> str:
+def _part_text(program: Program, target: Target, sym: str, threads: int, profile: bool, parts: int, part: int) -> str:
     return str(emit_part(program, target, sym, threads, profile, parts, part))
 
 
