@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ..ir.kernel import GUARD, Expr, Kernel, Reduction, body_size, nodes, refs
-from .loops import loop, nest, small_nest
+from .loops import interleave_hint, loop, nest, small_nest
 from .rows import RowGuard, coef, row_guard, row_range
 from .scalar import I64, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type
 
@@ -139,26 +139,33 @@ class Reductions:
         form runs them in blocks of ROW_BLOCK vectors whose running values stay in registers
         over every reduction step (a block's window rows stay in L1): conv1 as a 5x5 window
         sum was bound by loading and storing its running row 25 times."""
-        b = self.b
-        first, last = span or (I64(0), I64(self.k.shape[-1]))
-        block = ROW_BLOCK * max(1, (self.vector_bytes or 16) // form.value.dtype.itemsize)
-        if not form.window:
-            self.row_span(outer, form, (first, last))
-            return
-        blocks = b.sdiv(b.sub(last, first), I64(block))
-        start = lambda j: b.add(first, b.mul(j, I64(block)))
-        loop(b, I64(0), blocks, lambda j: self.row_span(outer, form, (start(j), b.add(start(j), I64(block)))), "rb")
-        self.row_span(outer, form, (start(blocks), last))
+        k, b = self.k, self.b
+        first, last = span or (I64(0), I64(k.shape[-1]))
+        t = llvm_type(k.reductions[0].value.dtype)
+        acc = self.alloca(t, k.shape[-1])
+        if form.window:
+            block = ROW_BLOCK * max(1, (self.vector_bytes or 16) // k.reductions[0].value.dtype.itemsize)
+            blocks = b.sdiv(b.sub(last, first), I64(block))
+            start = lambda j: b.add(first, b.mul(j, I64(block)))  # noqa: E731
+            loop(b, I64(0), blocks, lambda j: self.row_span(outer, form, (start(j), b.add(start(j), I64(block))), acc),
+                 "rb")
+            self.row_span(outer, form, (start(blocks), last), acc)
+        else:
+            self.row_span(outer, form, (first, last), acc)
+        # the stores after the whole row: an epilogue (an activation) runs as one long loop
+        heavy = body_size([e for s in k.stores for e in (s.offset, s.value)]) >= 32
+        loop(b, first, last,
+             lambda w: self.write(self.emitter(outer + [w], accs=[b.load(_at(b, acc, w, t), typ=t)])), "rw",
+             interleave_hint(self.module, 2) if heavy else None)
 
-    def row_span(self, outer: list[ir.Value], form: "RowForm", span: tuple[ir.Value, ir.Value]) -> None:
-        """Positions `span` of one output row: a running value per position; for each
-        reduction step one contiguous, unguarded (vectorizable) loop over the positions where
-        the guard holds; then the stores."""
+    def row_span(self, outer: list[ir.Value], form: "RowForm", span: tuple[ir.Value, ir.Value], acc: ir.Value
+                 ) -> None:
+        """Running values `acc` of positions `span` of one output row: for each reduction step
+        one contiguous, unguarded (vectorizable) loop over the positions where the guard holds."""
         k, b = self.k, self.b
         (red,) = k.reductions
         width, d = k.shape[-1], red.value.dtype
         t = llvm_type(d)
-        acc = self.alloca(t, width)
         first, last = span
 
         def add(w: ir.Value, rivs: list[ir.Value]) -> None:
@@ -177,8 +184,6 @@ class Reductions:
         size = body_size([form.value])
         nest(b, k.rshape[:-1],
              lambda outer: small_nest(b, k.rshape[-1:], lambda last: step(outer + last), "rt", size), "r")
-        loop(b, first, last,
-             lambda w: self.write(self.emitter(outer + [w], accs=[b.load(_at(b, acc, w, t), typ=t)])), "rw")
 
     def scan_point(self, ivs: list[ir.Value]) -> None:
         (r,) = self.k.reductions

@@ -11,6 +11,7 @@ import numpy as np
 from ..ir import dtypes as dt
 from ..ir.builder import Emitter
 from ..ir.graph import Graph, Node, Value
+from ..ir.opdef import get
 from .manager import graph_pass
 from .rewrite import constant_of, is_splat, producer, rewrite, rule
 
@@ -210,6 +211,48 @@ def sum_of_negated(n: Node, e: Emitter) -> Value | None:
     if inner is None:
         return None
     return e.negative(e.sum(inner.inputs[0], **n.attrs))
+
+
+@rule(S, name="slice_after_elementwise")
+def slice_after_elementwise(n: Node, e: Emitter) -> Value | None:
+    """f(x[s], c) → f(x, c)[s] for an elementwise f whose other operands do not vary along the
+    axes the slice cuts, when x comes from a reduction (through reshapes and elementwise ops)
+    and is at most a third larger than x[s]: f then fuses into the reduction's kernel as an
+    epilogue (a stride-1 direct convolution's bias and activation, computed on its whole
+    rows) instead of running as a kernel of its own. Exact: f sees the same elements."""
+    if "elementwise" not in get(n.op).traits:
+        return None
+    sliced = [v for v in n.inputs if producer(v, "slice") is not None]
+    if len(sliced) != 1 or sliced[0].shape != n.out.shape:
+        return None
+    (v,) = sliced
+    s = v.producer
+    x = s.inputs[0]
+    if any(step != 1 for step in s.attrs["steps"]) or 3 * x.type.size > 4 * v.type.size or not _after_reduction(x):
+        return None
+    cut = [d for d in range(x.ndim) if x.shape[d] != v.shape[d]]
+    for u in n.inputs:
+        lead = n.out.ndim - u.ndim
+        if u is not v and any(d >= lead and u.shape[d - lead] != 1 for d in cut):
+            return None
+    wide = getattr(e, n.op)(*[x if u is v else u for u in n.inputs], **n.attrs)
+    return e.slice(wide, **s.attrs)
+
+
+def _after_reduction(x: Value, visits: int = 16) -> bool:
+    """Is x a reduction's result, up to reshapes and elementwise ops (a few producers deep)?"""
+    todo, seen = [x], set()
+    while todo and len(seen) < visits:
+        p = todo.pop().producer
+        if p is None or p in seen:
+            continue
+        seen.add(p)
+        traits = get(p.op).traits
+        if "reduction" in traits:
+            return True
+        if p.op == "reshape" or "elementwise" in traits:
+            todo.extend(p.inputs)
+    return False
 
 
 @graph_pass("simplify")

@@ -249,3 +249,24 @@ def test_column_sums_are_not_windows() -> None:
     x = np.ones((8, 64, 256), np.float32)
     forms = [column_form(k) for k in f.lower(x).lowered.program.kernels]
     assert any(forms) and not any(form.window for form in forms if form)
+
+
+def test_window_sum_takes_bias_and_activation_on_its_whole_rows() -> None:
+    """conv → bias → sigmoid whose output the backward pass reads again (LeNet): the activation
+    moves before the row slice (simplify) and runs in the window sum's kernel, over whole
+    padded rows; the gradient is unchanged."""
+    x, w, bias = RNG.standard_normal((8, 1, 28, 28)).astype(np.float32), RNG.standard_normal((6, 1, 5, 5)).astype(
+        np.float32), RNG.standard_normal(6).astype(np.float32)
+
+    def loss(w, x, b):
+        return kn.sum(kn.nn.avg_pool2d(kn.nn.sigmoid(kn.nn.conv2d(x, w, b, padding=2)), 2) ** 2)
+    f = kn.jit(kn.grad(loss))
+    kernels = f.lower(w, x, bias).lowered.program.kernels
+    assert any(k.reductions and "sigmoid" in k.name for k in kernels), [k.name for k in kernels]
+    win = np.lib.stride_tricks.sliding_window_view(np.pad(x[:, 0].astype(np.float64), ((0, 0), (2, 2), (2, 2))),
+                                                   (5, 5), axis=(1, 2))  # (N, H, W, 5, 5)
+    y = 1 / (1 + np.exp(-(np.einsum("nhwij,oij->nohw", win, w[:, 0].astype(np.float64)) + bias[None, :, None, None])))
+    pooled = y.reshape(8, 6, 14, 2, 14, 2).mean(axis=(3, 5))
+    dy = np.repeat(np.repeat(2 * pooled / 4, 2, axis=2), 2, axis=3)
+    want = np.einsum("nohw,nhwij->oij", dy * y * (1 - y), win)[:, None]
+    np.testing.assert_allclose(np.asarray(f(w, x, bias)), want, rtol=1e-4, atol=1e-5)
