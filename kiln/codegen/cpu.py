@@ -16,7 +16,7 @@ from ..ir import dtypes as dt
 from ..ir.kernel import Expr, Gemm, Kernel, body_size, loads, nodes, refs
 from ..ir.program import Program
 from ..ir.target import Target
-from .loops import UNROLL, interleave_hint, loop, nest
+from .loops import HEAVY_BODY, UNROLL, interleave_hint, loop, nest
 from .reduce import Reductions, column_form, jam, row_form
 from .rows import RowGuard, guarded_rows, row_range
 from .scalar import I64, I8, PTR, ScalarEmitter, constant, llvm_type, memory_type
@@ -264,8 +264,7 @@ def _row_major(offset: Expr, n: int) -> bool:
         a.op == "idx" and a.attr == 0 and o.is_const and o.attr == n for a, o in (row.args, row.args[::-1]))
 
 
-HEAVY_BODY = 32  # body_size from which an elementwise loop interleaves two vector iterations...
-LONG_ROW = 64  # ...if its rows are this long (a short row would leave most of it to the scalar remainder)
+LONG_ROW = 64  # rows from which a heavy elementwise loop interleaves (a short row would leave most of it to the remainder)
 SMALL_WORK = 1 << 12  # scalar evaluations below which a kernel is compiled for size, not speed
 PARALLEL_WORK = 1 << 15  # scalar evaluations below which threads cost more than they save
 GEMM_SPLIT_WORK = 1 << 18  # multiply-adds below which a GEMM runs as one BLAS call

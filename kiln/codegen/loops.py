@@ -55,6 +55,9 @@ def nest(b: ir.IRBuilder, dims, body, prefix: str, first: tuple[ir.Value, ir.Val
     level(0, [])
 
 
+HEAVY_BODY = 32  # body_size from which a long elementwise loop interleaves two vector iterations
+
+
 def interleave_hint(module: ir.Module, count: int) -> ir.MDValue:
     """`llvm.loop` metadata asking the vectorizer to interleave `count` vector iterations:
     a long dependent chain per element (a polynomial, a division) leaves the core idle

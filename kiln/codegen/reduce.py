@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ..ir.kernel import GUARD, Expr, Kernel, Reduction, body_size, nodes, refs
-from .loops import interleave_hint, loop, nest, small_nest
+from .loops import HEAVY_BODY, interleave_hint, loop, nest, small_nest
 from .rows import RowGuard, coef, row_guard, row_range
 from .scalar import I64, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type
 
@@ -153,7 +153,7 @@ class Reductions:
         else:
             self.row_span(outer, form, (first, last), acc)
         # the stores after the whole row: an epilogue (an activation) runs as one long loop
-        heavy = body_size([e for s in k.stores for e in (s.offset, s.value)]) >= 32
+        heavy = body_size([s.value for s in k.stores]) >= HEAVY_BODY
         loop(b, first, last,
              lambda w: self.write(self.emitter(outer + [w], accs=[b.load(_at(b, acc, w, t), typ=t)])), "rw",
              interleave_hint(self.module, 2) if heavy else None)
