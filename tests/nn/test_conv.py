@@ -95,3 +95,25 @@ def test_conv_errors_name_the_op_and_shapes() -> None:
         kn.nn.conv2d(np.zeros((1, 3, 5, 5), np.float32), np.zeros((2, 2, 3, 3), np.float32))
     with pytest.raises(kn.ShapeError, match=r"max_pool2d.*do not fit"):
         kn.nn.max_pool2d(np.zeros((1, 1, 2, 2), np.float32), 3)
+
+
+@pytest.mark.parametrize("size", [(8, 12), (7, 9)])  # tiled exactly; a last row and column no window reaches
+@pytest.mark.parametrize("kind", ["avg", "max"])
+def test_gradient_of_non_overlapping_pooling(kind, size) -> None:
+    """Windows that tile the input (kernel == stride, no padding) put each pixel in at most one
+    window: the gradient is a transpose of the windows' gradient (no col2im kernel), zero where
+    no window reaches."""
+    x = RNG.standard_normal((2, 3, *size)).astype(np.float32)
+    pool = kn.nn.max_pool2d if kind == "max" else kn.nn.avg_pool2d
+    w = RNG.standard_normal((2, 3, size[0] // 2, size[1] // 2)).astype(np.float32)
+    f = kn.jit(kn.grad(lambda x: kn.sum(pool(x, 2) * w)))
+    assert "col2im" not in f.lower(x).as_text()
+    h, wd = size[0] // 2 * 2, size[1] // 2 * 2
+    win = x[:, :, :h, :wd].reshape(2, 3, h // 2, 2, wd // 2, 2)
+    if kind == "avg":
+        per = np.broadcast_to(np.float32(0.25), win.shape)
+    else:
+        per = (win == win.max(axis=(3, 5), keepdims=True)).astype(np.float32)
+    want = np.zeros_like(x)
+    want[:, :, :h, :wd] = (per * w[:, :, :, None, :, None]).reshape(2, 3, h, wd)
+    np.testing.assert_allclose(np.asarray(f(x)), want, rtol=1e-6, atol=1e-7)

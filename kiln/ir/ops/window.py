@@ -82,7 +82,17 @@ def _im2col_ref(x, kernel, stride, padding, dilation, value):
 
 
 def _im2col_grad(e, g, y, x, kernel, stride, padding, dilation, value):
-    return (e.col2im(g, size=tuple(x.shape[2:]), stride=stride, padding=padding, dilation=dilation),)
+    """col2im; windows that tile the input without overlap or padding (a 2x2 pool of stride 2)
+    put each pixel in one window, so the sum is a transpose: movement that fuses into
+    whatever reads the gradient, not a kernel of its own."""
+    n, c, kh, kw, oh, ow = g.shape
+    h, w = x.shape[2:]
+    if tuple(kernel) != tuple(stride) or tuple(dilation) != (1, 1) or any(p != (0, 0) for p in padding):
+        return (e.col2im(g, size=(h, w), stride=stride, padding=padding, dilation=dilation),)
+    tiled = e.reshape(e.transpose(g, perm=(0, 1, 4, 2, 5, 3)), shape=(n, c, oh * kh, ow * kw))
+    if (oh * kh, ow * kw) != (h, w):  # rows and columns no window reaches get no gradient
+        tiled = e.pad(tiled, pads=((0, 0), (0, 0), (0, h - oh * kh), (0, w - ow * kw)), value=0)
+    return (tiled,)
 
 
 defop("im2col", shape=_im2col_shape, dtype=lambda types, **_: types[0].dtype, ref=_im2col_ref,
