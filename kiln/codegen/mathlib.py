@@ -64,8 +64,8 @@ def _reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
 
 def _exp_reduced(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
     """(q, n) with e^x = (1 + q)·2^n: q = e^r − 1 = r + r²·p(r) by the classic minimax fit on
-    |r| ≤ ln2/2, kept apart from the 1 so expm1 has it without cancellation (exp and
-    expm1 in one loop share the constants)."""
+    |r| ≤ ln2/2, kept apart from the 1 so tanh's 1 − e^x has it without cancellation (exp
+    and tanh in one loop share the constants)."""
     r, n = _reduce(b, x)
     p = _poly(b, r, (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
                      5.0000001201e-1))
@@ -133,16 +133,18 @@ def log1p_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic) -> ir.Value:
     return b.select(b.fcmp_ordered("==", d, _f(0.0)), x, y)
 
 
-def _expm1_reduced(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
-    """e^x − 1 for x in [−87, 0] without cancellation near 0: with e^x = 2^n·(1 + q),
-    e^x − 1 = 2^n·q + (2^n − 1), one FMA joining the parts."""
+def _one_minus_exp(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """1 − e^x for x in [−87, 0] without cancellation near 0: with e^x = 2^n·(1 + q),
+    1 − e^x = (1 − 2^n) − 2^n·q, one FMA joining the parts."""
     q, n = _exp_reduced(b, x)
     scale = _pow2(b, n)
-    return _add(b, _mul(b, scale, q), _sub(b, scale, _f(1.0)))
+    return _sub(b, _sub(b, _f(1.0), scale), _mul(b, scale, q))
 
 
 def tanh_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic) -> ir.Value:
-    """tanh|x| = −m/(2 + m) with m = e^(−2|x|) − 1 in (−1, 0]: one formula for every x, exact
-    for tiny x, no overflow; clamping −2|x| at −87 keeps 2^n normal (±1 from |x| > 9 on)."""
-    m = _expm1_reduced(b, _clamp(b, _mul(b, intrinsic("fabs", x), _f(-2.0)), -87.0, None))
-    return b.fdiv(intrinsic("copysign", m, x), _add(b, _f(2.0), m))  # sign applied off the divide's path
+    """tanh|x| = p/(2 − p) with p = 1 − e^(−2|x|) in [0, 1): one formula for every x, exact
+    for tiny x, no overflow; clamping −2|x| at −87 keeps 2^n normal (±1 from |x| > 9 on).
+    p ≥ 0, so x's sign goes on with one OR, off the divide's path."""
+    p = _one_minus_exp(b, _clamp(b, _mul(b, intrinsic("fabs", x), _f(-2.0)), -87.0, None))
+    signed = b.bitcast(b.or_(b.bitcast(p, I32), b.and_(b.bitcast(x, I32), I32(-2 ** 31))), F32)
+    return b.fdiv(signed, _sub(b, _f(2.0), p))
