@@ -14,7 +14,7 @@ from ..ir.kernel import GUARD, Expr
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64 = ir.FloatType(), ir.DoubleType()
 PTR = ir.PointerType()
-REDUCE_FLAGS = ("reassoc", "nsz")
+REDUCE_FLAGS = ("reassoc",)
 
 
 def llvm_type(d: DType) -> ir.Type:

@@ -31,8 +31,9 @@ def fold_constant_inputs(n: Node, e: Emitter) -> Value | None:
         return None
     if n.op in ("broadcast_to", "reshape") and n.inputs[0].type.size == 1:
         return None  # already the canonical form of a splat
-    with np.errstate(all="ignore"):
-        result = op.ref(*[np.asarray(c, dtype=v.dtype.np) for c, v in zip(values, n.inputs)], **n.attrs)
+    with np.errstate(all="ignore"):  # contiguous inputs: NumPy's sum of −0.0s is −0.0 over a broadcast view,
+        # +0.0 over an array (as kiln's kernels compute it)
+        result = op.ref(*[np.array(c, dtype=v.dtype.np, order="C") for c, v in zip(values, n.inputs)], **n.attrs)
     result = np.asarray(result, dtype=n.out.dtype.np).reshape(n.out.shape)
     if result.size > 1 and _splat(result):  # keep one element, broadcast it
         return e.broadcast(e.const(result.flat[0], n.out.dtype), n.out.shape)

@@ -270,3 +270,14 @@ def test_window_sum_takes_bias_and_activation_on_its_whole_rows() -> None:
     dy = np.repeat(np.repeat(2 * pooled / 4, 2, axis=2), 2, axis=3)
     want = np.einsum("nohw,nhwij->oij", dy * y * (1 - y), win)[:, None]
     np.testing.assert_allclose(np.asarray(f(w, x, bias)), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, axis", [((2,), 0), ((1000,), 0), ((300, 40), 0), ((40, 300), 1), ((8, 3, 9), (0, 2))])
+def test_sum_of_negative_zeros_is_positive_zero_like_numpy(shape, axis) -> None:
+    """A float sum starts from +0.0 as NumPy's does over an array, in every loop shape (no
+    signed-zero shortcuts), and constant folding agrees with the kernels."""
+    z = -np.zeros(shape, np.float32)
+    got = np.asarray(kn.jit(lambda x: kn.sum(x, axis=axis))(z))
+    assert not np.signbit(got).any() and not np.signbit(np.sum(z, axis=axis)).any()
+    folded = np.asarray(kn.jit(lambda: kn.sum(kn.asarray(z), axis=axis))())
+    assert not np.signbit(folded).any()
