@@ -39,15 +39,18 @@ def _poly(b: ir.IRBuilder, x: ir.Value, coeffs: tuple[float, ...]) -> ir.Value:
     """coeffs[0]·x^(n-1) + … + coeffs[-1] by Estrin's scheme: pairs c + c'·x, then pairs of
     those with x², x⁴, …: a dependent chain of about log2(n) multiply-adds instead of Horner's
     n − 1. The loops these run in are bound by that chain's latency, not by the few extra
-    multiplies."""
+    multiplies. Three terms left take two steps of Horner's rule in the current power, as
+    deep as one more pairing but without squaring the power again."""
     terms = [_f(c) for c in reversed(coeffs)]  # lowest degree first
     power = x
-    while True:
+    while len(terms) > 3:
         terms = [_add(b, _mul(b, terms[i + 1], power), terms[i]) if i + 1 < len(terms) else terms[i]
                  for i in range(0, len(terms), 2)]
-        if len(terms) == 1:
-            return terms[0]
         power = _mul(b, power, power)
+    result = terms[-1]
+    for t in reversed(terms[:-1]):
+        result = _add(b, _mul(b, result, power), t)
+    return result
 
 
 _ROUND = 12582912.0  # 1.5·2^23: adding it rounds a float of magnitude < 2^22 to an integer
@@ -67,8 +70,8 @@ def _exp_reduced(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
     |r| ≤ ln2/2, kept apart from the 1 so tanh's 1 − e^x has it without cancellation (exp
     and tanh in one loop share the constants)."""
     r, n = _reduce(b, x)
-    p = _poly(b, r, (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
-                     5.0000001201e-1))
+    p = _poly(b, r, (1.3882522471e-3, 8.3665139973e-3, 4.1667200625e-2, 1.6666543484e-1,
+                     4.9999997020e-1))
     return _add(b, _mul(b, p, _mul(b, r, r)), r), n
 
 

@@ -227,6 +227,12 @@ class ScalarEmitter:
     def op_isnan(self, e, x):
         return self.b.fcmp_unordered("uno", x, x)
 
+    def op_signbit(self, e, x):
+        """The float's sign bit (set for -0.0 and negative NaNs, as np.signbit): a select on it
+        is a blend keyed by x itself, no compare."""
+        d = self._arg_dtype(e)
+        return self.b.icmp_signed("<", self.b.bitcast(x, ir.IntType(d.bits)), ir.IntType(d.bits)(0))
+
     # comparison and logic -------------------------------------------------------------------
     def _compare(self, e, x, y, rel):
         d = self._arg_dtype(e)

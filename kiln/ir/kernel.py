@@ -16,7 +16,7 @@ from . import dtypes as dt
 from .dtypes import DType
 
 UNARY = ("neg", "abs", "sign", "exp", "log", "log1p", "sqrt", "sin", "cos", "tanh", "floor", "ceil",
-         "not", "isnan")
+         "not", "isnan", "signbit")
 BINARY = ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "max", "min", "lt", "le", "gt", "ge", "eq",
           "ne", "and", "or", "xor", "shl", "lshr")
 SCALAR_OPS = frozenset(("const", "idx", "ridx", "acc", "load", "select", "cast") + UNARY + BINARY)
@@ -229,7 +229,7 @@ class KernelBuilder:
         return self._mk("cast", dtype, (x,))
 
     def unary(self, op: str, x: Expr) -> Expr:
-        return self._mk(op, dt.bool_ if op == "isnan" else x.dtype, (x,))
+        return self._mk(op, dt.bool_ if op in ("isnan", "signbit") else x.dtype, (x,))
 
     def binary(self, op: str, a: Expr, b: Expr) -> Expr:
         assert a.dtype is b.dtype, (op, a.dtype, b.dtype)
