@@ -67,7 +67,7 @@ def _reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
 
 
 def _exp_reduced(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """(q, n) with e^x = (1 + q)·2^n: q = e^r − 1 = r + r²·p(r) by the classic minimax fit on
+    """(q, n) with e^x = (1 + q)·2^n: q = e^r − 1 = r + r²·p(r) by a minimax fit on
     |r| ≤ ln2/2, kept apart from the 1 so tanh's 1 − e^x has it without cancellation (exp
     and tanh in one loop share the constants)."""
     r, n = _reduce(b, x)
