@@ -86,15 +86,20 @@ def exp_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic, nonpositive: boo
     correctly rounding scale) so subnormal results and overflow to inf come out right. For x
     known to be ≤ 0 (n in [−150, 0]) a = n + 24 and the second factor is the constant 2^−24;
     otherwise 2^n is split in halves. The clamp keeps NaN (an unordered compare picks x)."""
-    xc = _clamp(b, x, -104.0, None if nonpositive else 89.0)
-    q, n = _exp_reduced(b, xc)
     if nonpositive:
-        first, second = b.add(n, I32(24)), _f(2.0 ** -24)
-    else:
-        first = b.ashr(n, I32(1))
-        second = _pow2(b, b.sub(n, first))
+        return _mul(b, _exp_scaled(b, x), _f(2.0 ** -24))
+    q, n = _exp_reduced(b, _clamp(b, x, -104.0, 89.0))
+    first = b.ashr(n, I32(1))
     scale = _pow2(b, first)
-    return _mul(b, _add(b, _mul(b, q, scale), scale), second)
+    return _mul(b, _add(b, _mul(b, q, scale), scale), _pow2(b, b.sub(n, first)))
+
+
+def _exp_scaled(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """2^24·e^x for x ≤ 0 (or NaN): a normal number down to x = −104, below which e^x rounds
+    to 0 in any float32 use."""
+    q, n = _exp_reduced(b, _clamp(b, x, -104.0, None))
+    scale = _pow2(b, b.add(n, I32(24)))
+    return _add(b, _mul(b, q, scale), scale)
 
 
 def _clamp(b: ir.IRBuilder, x: ir.Value, lo: float, hi: float | None) -> ir.Value:
@@ -143,6 +148,17 @@ def _one_minus_exp(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     q, n = _exp_reduced(b, x)
     scale = _pow2(b, n)
     return _sub(b, _sub(b, _f(1.0), scale), _mul(b, scale, q))
+
+
+def sigmoid_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic) -> ir.Value:
+    """1/(1 + e) for x ≥ 0, e/(1 + e) below, e = e^−|x| in (0, 1], numerator and denominator
+    both taken 2^24 times (exact): 2^24·e is normal down to x = −104, so the quotient rounds
+    once, into the subnormals where it is that small. Never overflows; NaN passes; the sign
+    bit picks the numerator (−0.0 gives 0.5 either way)."""
+    scaled = _exp_scaled(b, b.fneg(intrinsic("fabs", x)))
+    one = _f(2.0 ** 24)
+    negative = b.icmp_signed("<", b.bitcast(x, I32), I32(0))
+    return b.fdiv(b.select(negative, scaled, one), _add(b, scaled, one))
 
 
 def tanh_f32(b: ir.IRBuilder, x: ir.Value, intrinsic: Intrinsic) -> ir.Value:

@@ -215,6 +215,14 @@ class ScalarEmitter:
     def op_cos(self, e, x):
         return self.intrinsic("cos", e.dtype, x)
 
+    def op_sigmoid(self, e, x):
+        if e.dtype == dt.float32:
+            return self._own(mathlib.sigmoid_f32, e, x)
+        b, d, one = self.b, e.dtype, constant(e.dtype, 1.0)
+        z = self.intrinsic("exp", d, b.fneg(self.intrinsic("fabs", d, x)))
+        negative = b.icmp_signed("<", b.bitcast(x, ir.IntType(d.bits)), ir.IntType(d.bits)(0))
+        return b.fdiv(b.select(negative, z, one), b.fadd(z, one))
+
     def op_tanh(self, e, x):
         return self._own(mathlib.tanh_f32, e, x) if e.dtype == dt.float32 else self.libm("tanh", e.dtype, x)
 
@@ -227,11 +235,6 @@ class ScalarEmitter:
     def op_isnan(self, e, x):
         return self.b.fcmp_unordered("uno", x, x)
 
-    def op_signbit(self, e, x):
-        """The float's sign bit (set for -0.0 and negative NaNs, as np.signbit): a select on it
-        is a blend keyed by x itself, no compare."""
-        d = self._arg_dtype(e)
-        return self.b.icmp_signed("<", self.b.bitcast(x, ir.IntType(d.bits)), ir.IntType(d.bits)(0))
 
     # comparison and logic -------------------------------------------------------------------
     def _compare(self, e, x, y, rel):

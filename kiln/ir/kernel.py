@@ -16,7 +16,7 @@ from . import dtypes as dt
 from .dtypes import DType
 
 UNARY = ("neg", "abs", "sign", "exp", "log", "log1p", "sqrt", "sin", "cos", "tanh", "floor", "ceil",
-         "not", "isnan", "signbit")
+         "not", "isnan", "sigmoid")
 BINARY = ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "max", "min", "lt", "le", "gt", "ge", "eq",
           "ne", "and", "or", "xor", "shl", "lshr")
 SCALAR_OPS = frozenset(("const", "idx", "ridx", "acc", "load", "select", "cast") + UNARY + BINARY)
@@ -130,14 +130,15 @@ def refs(e: Expr, op: str) -> set:
     return {x.attr for x in nodes([e]) if x.op == op}
 
 
-_HEAVY = frozenset(("exp", "log", "log1p", "tanh", "sin", "cos", "pow", "div", "floordiv", "mod"))
+_HEAVY = {op: 16 for op in ("exp", "log", "log1p", "tanh", "sin", "cos", "pow", "div", "floordiv", "mod")}
+_HEAVY["sigmoid"] = 32  # an exp and a division
 
 
 def body_size(roots: list[Expr]) -> int:
     """Roughly the instructions evaluating `roots` takes once unrolled: one per value op or
     load, more for the ops that expand into a polynomial or a division; index arithmetic is
     free (unrolling makes the reduction indices constants, so it folds away)."""
-    return sum(16 if e.op in _HEAVY else 1 for e in nodes(roots)
+    return sum(_HEAVY.get(e.op, 1) for e in nodes(roots)
                if e.dtype is not INDEX and e.op not in ("const", "idx", "ridx"))
 
 
@@ -229,7 +230,7 @@ class KernelBuilder:
         return self._mk("cast", dtype, (x,))
 
     def unary(self, op: str, x: Expr) -> Expr:
-        return self._mk(op, dt.bool_ if op in ("isnan", "signbit") else x.dtype, (x,))
+        return self._mk(op, dt.bool_ if op == "isnan" else x.dtype, (x,))
 
     def binary(self, op: str, a: Expr, b: Expr) -> Expr:
         assert a.dtype is b.dtype, (op, a.dtype, b.dtype)

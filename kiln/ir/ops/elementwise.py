@@ -138,16 +138,7 @@ def _sigmoid_ref(x):
     return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype)
 
 
-def _sigmoid_scalar(b, x):
-    """1/(1+e) for x >= 0, e/(1+e) below, e = e^-|x| in (0, 1]: never overflows, keeps the
-    tiny (subnormal) results of very negative x, and passes NaN through. The sign bit picks
-    the numerator (−0.0 gives e = 1 and 0.5 either way)."""
-    one = b.const(1, x.dtype)
-    e = b.exp(b.neg(b.abs(x)))
-    return b.div(b.select(b.signbit(x), e, one), b.add(one, e))
-
-
-unary("sigmoid", _sigmoid_ref, _sigmoid_scalar, traits={"transcendental"},
+unary("sigmoid", _sigmoid_ref, lambda b, x: b.sigmoid(x), traits={"transcendental"},
       grad=lambda e, g, y, x: (e.multiply(g, e.multiply(y, e.subtract(_c(e, y, 1), y))),))
 
 # comparisons and logic
