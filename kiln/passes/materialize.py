@@ -23,6 +23,15 @@ class FusionPolicy:
     gemm: bool = False  # float matmuls become BLAS calls (the runtime provides them)
 
 
+SHALLOW_DEPTH = 16  # matmuls at most this deep whose right operand fits L1_BYTES are loops, not BLAS
+L1_BYTES = 32 << 10
+
+
+def _swaps_last_axes(node: Node | None) -> bool:
+    return node is not None and node.op == "transpose" and \
+        tuple(node.attrs["perm"]) == tuple(range(node.out.ndim - 2)) + (node.out.ndim - 1, node.out.ndim - 2)
+
+
 def _weight(node: Node) -> int:
     """Per-element cost of computing the node inside a kernel body (a view, a guarded load,
     costs what reading a materialized copy would)."""
@@ -73,20 +82,28 @@ class Materialize:
                     if base.producer is not None and not (base.producer.op == "constant" and base.type.size != 1):
                         self.materialized.add(base)
                         cost[base] = 0
+            elif n.op == "matmul" and _swaps_last_axes(n.inputs[1].producer):
+                self.materialized.add(n.inputs[1])  # rows of the right operand are what the loop reads
+                cost[n.inputs[1]] = 0
 
     def _is_gemm(self, n: Node) -> bool:
-        return self.policy.gemm and n.op == "matmul" and n.out.dtype.is_float and n.out.type.size > 0 \
-            and all(v.type.size > 0 and v.ndim >= 2 for v in n.inputs)
+        """A float matmul BLAS multiplies, unless it is shallow and its right operand small: an
+        unrolled loop of multiply-adds then beats a BLAS call, which packs for a depth it does
+        not have (an MLP's backward through its 10-wide output layer)."""
+        if not (self.policy.gemm and n.op == "matmul" and n.out.dtype.is_float and n.out.type.size > 0
+                and all(v.type.size > 0 and v.ndim >= 2 for v in n.inputs)):
+            return False
+        a, b = n.inputs
+        depth, cols = a.shape[-1], b.shape[-1]
+        return depth > SHALLOW_DEPTH or depth * cols * b.dtype.itemsize > L1_BYTES
 
     def _gemm_operand(self, v: Value) -> tuple[Value, tuple[int, ...], bool]:
         """How a BLAS call reads matmul operand v: (the value whose buffer holds it, the shape
         that buffer is read as, transposed?). A swap of the last two axes is BLAS's transpose
         and reshapes keep the row-major layout; whatever else v is gets materialized."""
         trans = False
-        p = v.producer
-        if p is not None and p.op == "transpose" and v.ndim >= 2 and \
-                tuple(p.attrs["perm"]) == tuple(range(v.ndim - 2)) + (v.ndim - 1, v.ndim - 2):
-            trans, v = True, p.inputs[0]
+        if v.ndim >= 2 and _swaps_last_axes(v.producer):
+            trans, v = True, v.producer.inputs[0]
         stored = v.shape
         while v.producer is not None and v.producer.op == "reshape" and v not in self.materialized:
             v = v.producer.inputs[0]

@@ -16,18 +16,19 @@ def _r(*shape, dtype=np.float32):
     return RNG.standard_normal(shape).astype(dtype)
 
 
+K = 20  # deeper than materialize.SHALLOW_DEPTH: shallower products are loops, not BLAS calls
 CASES = {
-    "plain": (lambda a, b: a @ b, (_r(7, 5), _r(5, 3))),
-    "a transposed": (lambda a, b: a.T @ b, (_r(5, 7), _r(5, 3))),
-    "b transposed": (lambda a, b: a @ b.T, (_r(7, 5), _r(3, 5))),
-    "both transposed": (lambda a, b: a.T @ b.T, (_r(5, 7), _r(3, 5))),
-    "batch folded into rows": (lambda a, b: a @ b, (_r(4, 7, 5), _r(5, 3))),
-    "batch of both": (lambda a, b: a @ b, (_r(4, 7, 5), _r(4, 5, 3))),
-    "broadcast batch": (lambda a, b: a @ b, (_r(1, 7, 5), _r(2, 4, 5, 3))),
-    "batched transposes": (lambda a, b: kn.transpose(a, (0, 2, 1)) @ b, (_r(4, 5, 7), _r(4, 5, 3))),
-    "reshaped operand": (lambda a, b: a.reshape(6, 10) @ b, (_r(3, 2, 10), _r(10, 4))),
-    "computed operand": (lambda a, b: kn.tanh(a) @ (b * 2.0), (_r(7, 5), _r(5, 3))),
-    "float64": (lambda a, b: a @ b, (_r(7, 5, dtype=np.float64), _r(5, 3, dtype=np.float64))),
+    "plain": (lambda a, b: a @ b, (_r(7, K), _r(K, 3))),
+    "a transposed": (lambda a, b: a.T @ b, (_r(K, 7), _r(K, 3))),
+    "b transposed": (lambda a, b: a @ b.T, (_r(7, K), _r(3, K))),
+    "both transposed": (lambda a, b: a.T @ b.T, (_r(K, 7), _r(3, K))),
+    "batch folded into rows": (lambda a, b: a @ b, (_r(4, 7, K), _r(K, 3))),
+    "batch of both": (lambda a, b: a @ b, (_r(4, 7, K), _r(4, K, 3))),
+    "broadcast batch": (lambda a, b: a @ b, (_r(1, 7, K), _r(2, 4, K, 3))),
+    "batched transposes": (lambda a, b: kn.transpose(a, (0, 2, 1)) @ b, (_r(4, K, 7), _r(4, K, 3))),
+    "reshaped operand": (lambda a, b: a.reshape(6, K) @ b, (_r(3, 2, K), _r(K, 4))),
+    "computed operand": (lambda a, b: kn.tanh(a) @ (b * 2.0), (_r(7, K), _r(K, 3))),
+    "float64": (lambda a, b: a @ b, (_r(7, K, dtype=np.float64), _r(K, 3, dtype=np.float64))),
     "epilogue": (lambda a, b: kn.nn.relu(a @ b + 1.0), (_r(64, 32), _r(32, 16))),
 }
 
@@ -48,6 +49,21 @@ def test_gemm_matches_numpy(name: str) -> None:
     got = f(*args)
     assert got.dtype == args[0].dtype
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_shallow_product_is_a_loop_reading_rows(transposed: bool) -> None:
+    """A product at most SHALLOW_DEPTH deep whose right operand fits L1 (an MLP's backward
+    through its 10-wide output layer) is a loop of multiply-adds, not a BLAS call; a transposed
+    right operand is first stored in row order, so the loop reads it along its rows."""
+    fn = (lambda g, w: g @ w.T) if transposed else (lambda g, w: g @ w)
+    g, w = _r(64, 10), (_r(48, 10) if transposed else _r(10, 48))
+    kernels = kn.jit(fn).lower(g, w).as_kernels()
+    assert "gemm @" not in kernels and ("transpose" in kernels) == transposed
+    np.testing.assert_allclose(np.asarray(kn.jit(fn)(g, w)), fn(g.astype(np.float64), w.astype(np.float64)),
+                               rtol=1e-5, atol=1e-5)
+    deep = (_r(64, 40), _r(48, 40) if transposed else _r(40, 48))
+    assert "gemm @" in kn.jit(fn).lower(*deep).as_kernels()
 
 
 def test_epilogue_lives_in_the_gemm_kernel() -> None:
