@@ -235,7 +235,6 @@ class ScalarEmitter:
     def op_isnan(self, e, x):
         return self.b.fcmp_unordered("uno", x, x)
 
-
     # comparison and logic -------------------------------------------------------------------
     def _compare(self, e, x, y, rel):
         d = self._arg_dtype(e)
