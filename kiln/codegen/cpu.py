@@ -112,11 +112,21 @@ class _KernelEmitter(Reductions):
             nest(b, shape[:-1], lambda ivs: self.reduce_points([ivs + [I64(j)] for j in range(shape[-1])]), "i",
                  (self.lo, self.hi))
         else:
+            if self.odd_short_rows():
+                self.fn.attributes.add("optsize")
             heavy = not k.reductions and shape[-1] >= LONG_ROW and body_size([s.value for s in k.stores]) >= HEAVY_BODY
             nest(b, shape, point, "i", (self.lo, self.hi), interleave_hint(self.module, 2) if heavy else None,
                  self.overlap())
         b.ret_void()
         return self.fn
+
+    def odd_short_rows(self) -> bool:
+        """Rows of 3, 5, 6 or 7 points under an outer loop: LLVM writes such a row out and
+        vectorizes the loop around it with shuffles for every strided access (an average
+        pool's 2x2 windows in rows of 5: 1000 lines of IR and 60 ms of LLVM time for no
+        faster code), so the kernel is compiled for size."""
+        n = self.k.shape[-1] if len(self.k.shape) >= 2 else 0
+        return 2 < n < self.vector_bytes // 4 and n & (n - 1) != 0
 
     def guarded_row(self, outer: list[ir.Value], guard: Expr, rows: RowGuard) -> None:
         """One row of an elementwise kernel with one guarded value: the fill before and after
