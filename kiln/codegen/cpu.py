@@ -24,10 +24,7 @@ from .scalar import I64, I8, PTR, ScalarEmitter, constant, llvm_type, memory_typ
 
 class _KernelEmitter(Reductions):
     def __init__(self, module: ir.Module, k: Kernel, sym: str, program: Program, vector_bytes: int = 0):
-        self.k, self.program, self.module, self.vector_bytes = k, program, module, vector_bytes
-        self.fn, self.lo, self.hi = self.function(sym, set(k.reads) | k.writes)
-        if k.size * max(math.prod(k.rshape), 1) < SMALL_WORK:
-            self.fn.attributes.add("optsize")  # NOTE: nothing to win by vectorizing a few points; compile fast
+        self.k, self.sym, self.program, self.module, self.vector_bytes = k, sym, program, module, vector_bytes
 
     def function(self, sym: str, slots: set[int]) -> tuple[ir.Function, ir.Value, ir.Value]:
         """A `void (ptr bufs, i64 lo, i64 hi)` function with the builder at its entry and
@@ -89,7 +86,11 @@ class _KernelEmitter(Reductions):
 
     def emit(self) -> ir.Function:
         """The kernel's points (its GEMM, if any, is `emit_gemm`'s and runs before)."""
-        k, b = self.k, self.b
+        k = self.k
+        self.fn, self.lo, self.hi = self.function(self.sym, set(k.reads) | k.writes)
+        if k.size * max(math.prod(k.rshape), 1) < SMALL_WORK:
+            self.fn.attributes.add("optsize")  # NOTE: nothing to win by vectorizing a few points; compile fast
+        b = self.b
         shape = k.shape or (1,)
         ivs_of = (lambda ivs: ivs) if k.shape else (lambda ivs: [])
 
@@ -167,12 +168,12 @@ class _KernelEmitter(Reductions):
         for s, offset, value in evaluated:
             self.store(s.buf, offset, value, s.value.dtype, s.mode)
 
-    def emit_gemm(self, sym: str, splits: int) -> ir.Function:
+    def emit_gemm(self, sym: str, splits: int, update: GemmUpdate | None) -> ir.Function:
         """Tasks [lo, hi) of the GEMM: task t multiplies batch index t // splits, the
         (t % splits)-th band of rows of C (or of columns, when C is wider than tall), with
-        one single-threaded BLAS call (cblas, row-major); the bands are the threads' work."""
+        one single-threaded BLAS call (cblas, row-major); the bands are the threads' work.
+        With an `update`, BLAS adds the scaled product into its target itself."""
         g = self.k.gemm
-        update = gemm_update(self.k, self.program)
         c = update.target if update else g.c
         reads = {e.attr for e in nodes([update.alpha]) if e.op == "load"} if update else set()
         fn, lo, hi = self.function(sym, {g.a, g.b, c} | reads)
@@ -346,25 +347,31 @@ def emit_part(program: Program, target: Target, sym: str, threads: int, profile:
     module = ir.Module(name=f"{sym}.part{part}" if part else sym)
     module.triple = target.triple
     placed = _placement(program.kernels, parts)
+    updates = [gemm_update(k, program) for k in program.kernels]
     mine: dict[str, ir.Function] = {}
     for n, k in enumerate(program.kernels):
         if placed[n] != part:
             continue
         emitter = _KernelEmitter(module, k, f"{sym}.k{n}", program, vector_bytes(target))
-        functions = [emitter.emit()]
+        functions = [emitter.emit()] if _has_points(k, updates[n]) else []
         if k.gemm:
-            functions.append(emitter.emit_gemm(f"{sym}.k{n}.gemm", gemm_splits(k.gemm, threads)))
+            functions.append(emitter.emit_gemm(f"{sym}.k{n}.gemm", gemm_splits(k.gemm, threads), updates[n]))
         for fn in functions:
             if part:  # called from the entry in part 0: exported
                 fn.linkage = ""
             mine[fn.name] = fn
     if part == 0:
-        _entry(module, program, sym, threads, profile, mine)
+        _entry(module, program, sym, threads, profile, mine, updates)
     return module
 
 
+def _has_points(k: Kernel, update: GemmUpdate | None) -> bool:
+    """Does the kernel run points of its own (not a GEMM alone, nor one BLAS updates with)?"""
+    return bool(k.stores) and update is None
+
+
 def _entry(module: ir.Module, program: Program, sym: str, threads: int, profile: bool,
-           defined: dict[str, ir.Function]) -> None:
+           defined: dict[str, ir.Function], updates: list[GemmUpdate | None]) -> None:
     """`void sym(ptr bufs)`: every kernel in order, split over threads where it pays."""
     entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), sym)
     b = ir.IRBuilder(entry.append_basic_block("entry"))
@@ -390,7 +397,7 @@ def _entry(module: ir.Module, program: Program, sym: str, threads: int, profile:
         if k.gemm:
             tasks = math.prod(k.gemm.batch) * gemm_splits(k.gemm, threads)
             run(f"{sym}.k{n}.gemm", tasks, tasks > 1)
-        if k.stores and not gemm_update(k, program):
+        if _has_points(k, updates[n]):
             run(f"{sym}.k{n}", k.shape[0] if k.shape else 1, parallel(k))
         if profile:
             slot = b.gep(cycles, [I64(0), I64(n)], inbounds=True)
