@@ -42,14 +42,15 @@ class ScalarEmitter:
         self.memo: dict[int, ir.Value] = {} if memo is None else memo
         self.module = b.module
 
-    def intrinsic(self, name: str, d: DType, *args: ir.Value, result: DType | None = None) -> ir.Value:
+    def intrinsic(self, name: str, d: DType, *args: ir.Value, result: DType | None = None,
+                  flags: tuple[str, ...] = ()) -> ir.Value:
         """Call llvm.<name> overloaded on the argument type (and result type, if it differs)."""
         t, rt = llvm_type(d), llvm_type(result or d)
         sym = ".".join(["llvm", name] + ([_suffix(result)] if result else []) + [_suffix(d)])
         fn = self.module.globals.get(sym)
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(rt, [t] * len(args)), sym)
-        return self.b.call(fn, args)
+        return self.b.call(fn, args, fastmath=flags)
 
     def libm(self, name: str, d: DType, *args: ir.Value) -> ir.Value:
         t = llvm_type(d)

@@ -281,3 +281,17 @@ def test_sum_of_negative_zeros_is_positive_zero_like_numpy(shape, axis) -> None:
     assert not np.signbit(got).any() and not np.signbit(np.sum(z, axis=axis)).any()
     folded = np.asarray(kn.jit(lambda: kn.sum(kn.asarray(z), axis=axis))())
     assert not np.signbit(folded).any()
+
+
+def test_summed_products_are_multiply_adds_and_elementwise_ones_are_not() -> None:
+    """A product summed into a reduction is one llvm.fmuladd (an FMA chain where the CPU has
+    FMA); x*y + z outside a reduction keeps NumPy's two roundings."""
+    from kiln.codegen.cpu import emit_llvm
+    from kiln.runtime.llvm_jit import host_target
+    x, y, z = (RNG.standard_normal((64, 200)).astype(np.float32) for _ in range(3))
+    dot = kn.jit(lambda x, y: kn.sum(x * y, axis=1))
+    assert "llvm.fmuladd" in emit_llvm(dot.lower(x, y).lowered.program, host_target(), "t")
+    np.testing.assert_allclose(np.asarray(dot(x, y)), (x.astype(np.float64) * y).sum(axis=1), rtol=1e-5, atol=1e-5)
+    axpy = kn.jit(lambda x, y, z: x * y + z)
+    assert "fmuladd" not in emit_llvm(axpy.lower(x, y, z).lowered.program, host_target(), "t")
+    np.testing.assert_array_equal(np.asarray(axpy(x, y, z)), x * y + z)
