@@ -235,7 +235,8 @@ COOL_DOWN = 0.5  # s of idling before timing: the previous implementation's work
 #                  XLA's pool, OpenBLAS) spin-wait for a while after their last task, taking a core
 
 
-ROUNDS = 4  # turns per implementation, in rotation: a load change on a shared host falls on all alike
+ROUNDS = 10  # turns per implementation, in rotation: a slow spell of a shared host (seconds with one core
+#             taken) falls on all alike; with 4 turns it could spoil half of one implementation's samples
 
 
 def measure_all(impls: list[tuple[str, Callable]], verify: Callable, settings: Settings) -> list[Row]:
