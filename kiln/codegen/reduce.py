@@ -339,7 +339,9 @@ class RowForm:
     window: bool = False
 
 
-ROW_BLOCK = 8  # vectors of a window form's row whose running values stay in registers (8 chains of FMAs hide their latency; 4 left conv1 21% slower, 12 spill)
+# vectors of a window form's row whose running values stay in registers: 8 chains of multiply-adds
+# hide their latency (4 left LeNet's conv1 21% slower; 12 and 16 spill)
+ROW_BLOCK = 8
 
 
 def row_form(k: Kernel) -> RowForm | None:
