@@ -32,6 +32,11 @@ class DTypeError(KilnError, TypeError):
     """A dtype the op does not accept."""
 
 
+class OutOfBoundsError(KilnError, IndexError):
+    """An index outside its axis (or a label outside its classes): NumPy's IndexError, with the op,
+    the index, the bound and the user's line."""
+
+
 class TraceError(KilnError, RuntimeError):
     """Python control flow or state use that cannot be traced into a static graph."""
 

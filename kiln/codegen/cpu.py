@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ..ir import dtypes as dt
-from ..ir.kernel import Expr, Gemm, Kernel, body_size, loads, nodes, refs
+from ..ir.kernel import Expr, Gemm, Kernel, body_size, checks, loads, nodes, refs
 from ..ir.program import Program
 from ..ir.target import Target
 from .loops import HEAVY_BODY, UNROLL, interleave_hint, loop, nest
@@ -80,14 +80,32 @@ class _KernelEmitter(Reductions):
                 return rivs[e.attr]
             if e.op == "acc":
                 return accs[e.attr]
+            if e.op == "check":
+                return self.check(em(e.args[0]), e.attr)
             return self.load(e.attr, em(e.args[0]), e.dtype)
         em = ScalarEmitter(self.b, leaf, dict(memo) if memo else None)
         return em
 
+    def check(self, raw: ir.Value, site) -> ir.Value:
+        """`check`: one unsigned compare and a branch taken only for a bad index, which records
+        it in the status buffer (the first check to fail, in any thread, wins the
+        compare-and-swap); the offset read meanwhile is 0."""
+        b, n, slot = self.b, I64(site.bound), self.program.status.slot
+        i = b.select(b.icmp_signed("<", raw, I64(0)), b.add(raw, n), raw) if site.negative else raw
+        ok = b.icmp_unsigned("<", i, n)
+        with b.if_then(b.not_(ok), likely=False):
+            status = self.ptrs[slot]
+            first = self.scoped(slot, b.cmpxchg(status, I64(0), I64(self.program.sites.index(site) + 1),
+                                                "monotonic", "monotonic"))
+            with b.if_then(b.extract_value(first, 1)):
+                self.scoped(slot, b.store(raw, b.gep(status, [I64(1)], source_etype=I64)))
+        return b.select(ok, i, I64(0))
+
     def emit(self) -> ir.Function:
         """The kernel's points (its GEMM, if any, is `emit_gemm`'s and runs before)."""
         k = self.k
-        self.fn, self.lo, self.hi = self.function(self.sym, set(k.reads) | k.writes)
+        status = {self.program.status.slot} if checks(k) else set()
+        self.fn, self.lo, self.hi = self.function(self.sym, set(k.reads) | k.writes | status)
         if k.size * max(math.prod(k.rshape), 1) < SMALL_WORK:
             self.fn.attributes.add("optsize")  # NOTE: nothing to win by vectorizing a few points; compile fast
         b = self.b
@@ -399,10 +417,22 @@ def _entry(module: ir.Module, program: Program, sym: str, threads: int, profile:
             run(f"{sym}.k{n}.gemm", tasks, tasks > 1)
         if _has_points(k, updates[n]):
             run(f"{sym}.k{n}", k.shape[0] if k.shape else 1, parallel(k))
+            if checks(k):
+                _stop_if_failed(b, entry, program)
         if profile:
             slot = b.gep(cycles, [I64(0), I64(n)], inbounds=True)
             b.store(b.add(b.load(slot, typ=I64), b.sub(b.call(clock, []), start)), slot)
     b.ret_void()
+
+
+def _stop_if_failed(b: ir.IRBuilder, entry: ir.Function, program: Program) -> None:
+    """After a kernel that checks indices: return at once if a check failed, so no later kernel
+    (none of the Variable writes, which memory planning keeps after every check) runs."""
+    table = entry.args[0]
+    status = b.load(b.gep(table, [I64(program.status.slot)], source_etype=PTR), typ=PTR)
+    failed = b.icmp_unsigned("!=", b.load(status, typ=I64), I64(0))
+    with b.if_then(failed, likely=False):
+        b.ret_void()
 
 
 def _placement(kernels: list[Kernel], parts: int) -> list[int]:

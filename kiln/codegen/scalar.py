@@ -65,7 +65,7 @@ class ScalarEmitter:
         if v is None:
             if e.op == "const":
                 v = constant(e.dtype, e.attr)
-            elif e.op in ("idx", "ridx", "acc", "load"):
+            elif e.op in ("idx", "ridx", "acc", "load", "check"):
                 v = self.leaf(e)
             elif e.op == "select" and e.attr == GUARD:
                 v = self.guarded(*e.args)

@@ -7,11 +7,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..ir import dtypes as dt
+from ..ir.bounds import GATHER_MODES, SCATTER_MODES
 from ..ir.opdef import norm_axis
 from .core import apply, dtype_of, lift, result_dtype, unchanged, user_loc
-from .tensor import Array
+from .tensor import Array, Tensor
 from .trace import current
 
 
@@ -177,24 +178,63 @@ def pad(x, pad_width, mode: str = "constant", constant_values=0):
 
 # indexing --------------------------------------------------------------------------------
 
-def take(x, indices, axis=None):
+def index_operand(indices, op: str):
+    """Integer indices as an operand: a kiln array as it is; anything else through NumPy, whose
+    integers become int64 and whose floats are refused (NumPy's IndexError/TypeError)."""
+    if isinstance(indices, (Tensor, Array)) or hasattr(indices, "_is_variable"):
+        return lift(indices)
+    arr = np.asarray(indices)
+    if arr.size == 0 and arr.dtype.kind == "f":  # [] is float64 to NumPy
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise DTypeError(f"indices must be integers, got {arr.dtype}", op=op, loc=user_loc())
+    keep = isinstance(indices, (np.ndarray, np.generic)) and arr.dtype in (np.int32, np.int64)
+    return lift(arr if keep else arr.astype(np.int64))
+
+
+def _mode(mode: str | None, modes: tuple[str, ...], op: str) -> str:
+    mode = "raise" if mode is None else mode
+    if mode not in modes:
+        raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
+    return mode
+
+
+def _fill(fill_value, dtype):
+    """The fill as the result dtype's scalar; None (the dtype's default, NaN for floats) when
+    omitted or NaN, so eager graphs key on equal attrs."""
+    if fill_value is None:
+        return None
+    v = np.asarray(fill_value, dtype=dtype.np).item()
+    return None if isinstance(v, float) and v != v else v
+
+
+def take(x, indices, axis=None, mode: str | None = None, fill_value=None):
+    """NumPy's take; `mode`: "raise" (default: IndexError for an index outside [-n, n)),
+    "clip", "wrap", or JAX's "fill" (out of range reads give fill_value, NaN by default)."""
     t = lift(x)
-    idx = lift(indices, None if hasattr(indices, "dtype") else dt.int64)
+    idx = index_operand(indices, "take")
+    mode = _mode(mode, GATHER_MODES, "take")
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
-    return apply("take", [t, idx], axis=_axis(axis, len(t.shape), "take"))
+    return apply("take", [t, idx], axis=_axis(axis, len(t.shape), "take"), mode=mode,
+                 fill=_fill(fill_value, t.dtype))
 
 
 gather = take
 
 
-def gather_nd(params, indices):
-    return apply("gather_nd", [lift(params), lift(indices, None if hasattr(indices, "dtype") else dt.int64)])
+def gather_nd(params, indices, mode: str | None = None, fill_value=None):
+    t = lift(params)
+    return apply("gather_nd", [t, index_operand(indices, "gather_nd")], mode=_mode(mode, GATHER_MODES, "gather_nd"),
+                 fill=_fill(fill_value, t.dtype))
 
 
-def scatter_nd(indices, updates, shape):
-    idx = lift(indices, None if hasattr(indices, "dtype") else dt.int64)
-    return apply("scatter_nd", [idx, lift(updates)], shape=_shape_arg(shape))
+def scatter_nd(indices, updates, shape, mode: str | None = None):
+    """TensorFlow's scatter_nd (duplicates add up); `mode` "drop" (or JAX's "fill") drops out
+    of range updates instead of raising."""
+    mode = _mode("drop" if mode == "fill" else mode, SCATTER_MODES, "scatter_nd")
+    return apply("scatter_nd", [index_operand(indices, "scatter_nd"), lift(updates)], shape=_shape_arg(shape),
+                 mode=mode)
 
 
 def one_hot(labels, depth: int, dtype=dt.float32):

@@ -147,7 +147,7 @@ def run_eager(op: str, inputs: list, attrs: dict[str, Any], loc: Loc | None):
         ctx = TraceContext(op)
         vals = [ctx.read_variable(x) if isinstance(x, Variable) else ctx.arg(TensorType(x.shape, x.dtype))
                 for x in inputs]
-        outs = ctx.add(op, vals, attrs, loc)
+        outs = ctx.add(op, vals, attrs, None)  # NOTE: cached for every caller: errors take the caller's loc
         graph = Graph(op, ctx.inputs, ctx.nodes, outs)
         entry = _EAGER[key] = compile_graph(graph).executable
     # NOTE: kernels index buffers in C order; strided NumPy views are packed first (I/O, not compute)

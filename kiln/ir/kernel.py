@@ -19,7 +19,7 @@ UNARY = ("neg", "abs", "sign", "exp", "log", "log1p", "sqrt", "sin", "cos", "tan
          "not", "isnan", "sigmoid")
 BINARY = ("add", "sub", "mul", "div", "floordiv", "mod", "pow", "max", "min", "lt", "le", "gt", "ge", "eq",
           "ne", "and", "or", "xor", "shl", "lshr")
-SCALAR_OPS = frozenset(("const", "idx", "ridx", "acc", "load", "select", "cast") + UNARY + BINARY)
+SCALAR_OPS = frozenset(("const", "idx", "ridx", "acc", "load", "select", "cast", "check") + UNARY + BINARY)
 COMPARE = frozenset(("lt", "le", "gt", "ge", "eq", "ne"))
 REDUCTIONS = frozenset(("sum", "prod", "max", "min", "argmax", "argmin"))
 INDEX = dt.int64
@@ -157,6 +157,11 @@ def loads(k: Kernel) -> list[Expr]:
     return [e for e in nodes(k.roots()) if e.op == "load"]
 
 
+def checks(k: Kernel) -> list[Expr]:
+    """Every index check in the kernel's body (they write the program's status buffer)."""
+    return [e for e in nodes(k.roots()) if e.op == "check"]
+
+
 def retarget(k: Kernel, old: int, new: int) -> Kernel:
     """The kernel with every load from and store to buffer slot `old` moved to slot `new`."""
     memo: dict[int, Expr] = {}
@@ -221,6 +226,12 @@ class KernelBuilder:
         if c.is_const:
             return a if c.attr else fill
         return self._mk("select", a.dtype, (c, a, fill), GUARD)
+
+    def check(self, i: Expr, site: Any) -> Expr:
+        """Index `i` (any integer dtype) as an offset in [0, site.bound): a negative one counts
+        from the end where `site.negative`; a bad one is recorded in the status buffer (the
+        call raises `site.error` once it returns) and reads offset 0 meanwhile."""
+        return self._mk("check", INDEX, (self.cast(i, INDEX),), site)
 
     def cast(self, x: Expr, dtype: DType) -> Expr:
         if x.dtype is dtype:

@@ -5,10 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .kernel import Kernel, format_kernel
+from . import dtypes as dt
+from .bounds import IndexSite
+from .kernel import Kernel, checks, format_kernel
 from .types import TensorType
 
-KINDS = ("arg", "state", "out", "const", "temp")
+KINDS = ("arg", "state", "out", "const", "temp", "status")
+STATUS_WORDS = 2  # the status buffer: 1 + the failed check's site number (0: all passed), its bad index
 
 
 @dataclass
@@ -30,6 +33,19 @@ class Program:
     kernels: list[Kernel]
     arena_bytes: int = 0
     stats: dict = field(default_factory=dict)
+    sites: list[IndexSite] = field(default_factory=list)  # the index checks, numbered from 0
+
+    def __post_init__(self) -> None:
+        """A program whose kernels check indices gets a status buffer, fresh for every call: the
+        first failing check (of any thread) writes it, and the entry stops after that kernel."""
+        seen = {e.attr: None for k in self.kernels for e in checks(k)}
+        if seen and not self.sites:
+            self.sites = list(seen)
+            self.buffers.append(Buffer(len(self.buffers), TensorType((STATUS_WORDS,), dt.int64), "status"))
+
+    @property
+    def status(self) -> Buffer | None:
+        return next((b for b in self.buffers if b.kind == "status"), None)
 
     def of_kind(self, kind: str) -> list[Buffer]:
         return [b for b in self.buffers if b.kind == kind]

@@ -3,7 +3,9 @@
 In place: `assign` lowers to a copy kernel `state[i] = temp[i]` after the kernel that
 computed `temp`. When nothing after that producer reads or writes the state, and the
 producer reads the state only at the very element it writes, the producer writes the
-state directly and the copy disappears (an SGD step updates weights where they live).
+state directly and the copy disappears (an SGD step updates weights where they live), unless
+an index check runs between the two: a failed check stops the call, and every Variable write
+comes after every check, so a call that raises IndexError leaves the Variables as they were.
 
 Placement: kernels run in order; a temp is live from its first to its last use. Temps
 are placed first-fit into free arena blocks, a block being freed after its last use's
@@ -11,7 +13,7 @@ kernel (so no kernel's outputs alias its own inputs).
 """
 from __future__ import annotations
 
-from ..ir.kernel import Kernel, loads, retarget
+from ..ir.kernel import Kernel, checks, loads, retarget
 from ..ir.program import Buffer, Program
 
 ALIGN = 64
@@ -60,6 +62,8 @@ def _retarget_producer(program: Program, copy_at: int, state: int, temp: int) ->
     later = kernels[p + 1:copy_at] + kernels[copy_at + 1:]
     if any(state in k.reads or state in k.writes for k in later):
         return False
+    if any(checks(k) for k in kernels[p:copy_at]):
+        return False  # NOTE: a failed index check stops the call; no Variable may be written before it
     producer = kernels[p]
     (store,) = [s for s in producer.stores if s.buf == temp] or [None]
     if store is None or store.mode != "set":

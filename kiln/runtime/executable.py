@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from ..ir.program import Program
+from .bounds import fresh_status, raise_if_failed
 from .llvm_jit import Loaded
 
 _ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
@@ -47,6 +48,7 @@ class Executable:
         self.in_slots = self.arg_slots + self.state_slots
         self.bound: list[np.ndarray | None] = [None] * len(self.table)  # the array each slot points into
         self.table_address = ctypes.addressof(self.table)
+        self.status_slot = program.status.slot if program.status else None
 
     def __call__(self, args: list[np.ndarray], states: list[np.ndarray]) -> list[np.ndarray]:
         """Run once. `args` must already be C-contiguous arrays of the compiled dtypes."""
@@ -62,6 +64,12 @@ class Executable:
                 o = np.empty(shape, dtype)
                 table[slot] = o.ctypes.data
             outs.append(o)
+        status = None
+        if self.status_slot is not None:
+            status = fresh_status()
+            table[self.status_slot] = status.ctypes.data
         self.fn(self.table_address)
         self.recycled = outs
+        if status is not None:
+            raise_if_failed(self.program, status)
         return outs

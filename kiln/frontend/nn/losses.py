@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ...errors import ShapeError
 from ...ir import dtypes as dt
 from .. import ops
-from ..core import lift, user_loc
+from ..core import apply, lift, user_loc
 from ..shape_ops import one_hot
-from ..tensor import Tensor
 from .functional import log_softmax, relu
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -58,12 +55,8 @@ def sparse_softmax_cross_entropy(logits, labels, reduction: str = "mean"):
         raise ShapeError(f"labels of shape {tuple(lab.shape)} do not match "
                          f"logits {tuple(z.shape)} (expected labels of shape {tuple(z.shape[:-1])})",
                          op="sparse_softmax_cross_entropy", loc=user_loc())
-    if not isinstance(lab, Tensor):  # concrete labels: check them (a compiled step cannot)
-        bad = np.asarray(lab)
-        bad = bad[(bad < 0) | (bad >= z.shape[-1])]
-        if bad.size:
-            raise ValueError(f"sparse_softmax_cross_entropy: label {bad.flat[0]} is out of range for "
-                             f"{z.shape[-1]} classes")
+    # NOTE: checked in [0, classes) eagerly and compiled alike (IndexError naming the label)
+    lab = apply("check_label", [lab], classes=int(z.shape[-1]), caller="sparse_softmax_cross_entropy")
     logp = log_softmax(z, axis=-1)
     picked = ops.sum(ops.multiply(one_hot(lab, z.shape[-1], dtype=logp.dtype), logp), axis=-1)
     return _reduce(ops.negative(picked), reduction)

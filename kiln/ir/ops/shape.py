@@ -176,6 +176,60 @@ defop("slice", shape=_slice_shape, dtype=_first_dtype, ref=_slice_ref, index=_sl
       traits=MOVE | {"internal"}, attrs=("starts", "stops", "steps"), grad=_slice_grad)
 
 
+# dynamic_slice (eager basic indexing: the starts are an operand, so one graph serves every index)
+
+def _dynamic_slice_shape(types, sizes, steps):
+    x, starts = types
+    if not starts.dtype.is_int or starts.shape != (x.ndim,) or not len(sizes) == len(steps) == x.ndim:
+        raise ShapeError(f"dynamic_slice needs one integer start, size and step per dimension of {x.shape}")
+    if any(m < 0 or s == 0 or (m - 1) * abs(s) >= n > 0 or (m and not n) for m, s, n in zip(sizes, steps, x.shape)):
+        raise ShapeError(f"slices of sizes {tuple(sizes)} and steps {tuple(steps)} do not fit shape {x.shape}")
+    return tuple(sizes)
+
+
+def _window(n: int, size: int, step: int) -> tuple[int, int]:
+    """The first elements a window of `size` elements `step` apart may start at within n
+    (JAX's dynamic_slice clamps its start the same way)."""
+    span = max(size - 1, 0) * abs(step)
+    return (0, n - 1 - span) if step > 0 else (span, n - 1)
+
+
+def _dynamic_slice_emit(b, node, ix, operand):
+    x = node.inputs[0]
+    out = []
+    for d, (i, n, m, s) in enumerate(zip(ix, x.shape, node.attrs["sizes"], node.attrs["steps"])):
+        lo, hi = _window(n, m, s)
+        first = b.min(b.max(b.cast(operand(1, (b.const(d),)), dt.int64), b.const(lo)), b.const(max(hi, lo)))
+        out.append(b.add(first, b.mul(i, b.const(s))))
+    return operand(0, tuple(out))
+
+
+def _dynamic_slice_ref(x, starts, sizes, steps):
+    firsts = [min(max(int(a), lo), max(hi, lo)) for a, (lo, hi) in
+              zip(starts, (_window(n, m, s) for n, m, s in zip(x.shape, sizes, steps)))]
+    return x[tuple(_range_slice(a, a + m * s, s) for a, m, s in zip(firsts, sizes, steps))]
+
+
+def _dynamic_slice_grad(e, g, y, x, starts, sizes, steps):
+    """Scatter g back to the positions it was read from (first + k·step along each axis)."""
+    if math.prod(g.shape) == 0:
+        return e.zeros_like(x), None
+    coords = []
+    for d, (n, m, s) in enumerate(zip(x.shape, sizes, steps)):
+        lo, hi = _window(n, m, s)
+        first = e.reshape(e.slice(e.astype(starts, dtype="int64"), starts=(d,), stops=(d + 1,), steps=(1,)),
+                          shape=(1,) * len(sizes) + (1,))
+        first = e.minimum(e.maximum(first, e.const(lo, dt.int64)), e.const(max(hi, lo), dt.int64))
+        step = e.multiply(e.iota(shape=tuple(sizes) + (1,), axis=d, dtype="int64"), e.const(s, dt.int64))
+        coords.append(e.add(step, e.broadcast(first, tuple(sizes) + (1,))))
+    idx = coords[0] if len(coords) == 1 else e.concatenate(*coords, axis=len(sizes))
+    return e.scatter_nd(idx, g, shape=tuple(x.shape), mode="clip"), None
+
+
+defop("dynamic_slice", shape=_dynamic_slice_shape, dtype=_first_dtype, ref=_dynamic_slice_ref,
+      emit=_dynamic_slice_emit, traits={"internal"}, attrs=("sizes", "steps"), grad=_dynamic_slice_grad)
+
+
 # concatenate -----------------------------------------------------------------------------
 
 def _concat_shape(types, axis):
