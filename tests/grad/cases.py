@@ -192,25 +192,42 @@ def take(data, rng):
     axis = data.draw(st.integers(0, len(shape) - 1))
     n = shape[axis]
     idx_shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=4))
-    idx = rng.integers(-n, n, size=idx_shape).astype(np.int64)  # negatives wrap, duplicates add up
-    return Drawn([_u(rng, shape), idx], {"axis": axis})
+    mode = data.draw(st.sampled_from(["raise", "raise", "clip", "wrap", "fill"]))
+    wide = n if mode == "raise" else 2 * n + 1  # the other modes define out of range indices
+    idx = rng.integers(-wide, wide, size=idx_shape).astype(np.int64)  # negatives wrap, duplicates add up
+    return Drawn([_u(rng, shape), idx], {"axis": axis, "mode": mode, "fill": 0.5 if mode == "fill" else None})
 
 
 def gather_nd(data, rng):
     shape = _shape(data, min_dims=1)
     m = data.draw(st.integers(1, len(shape)))
     lead = data.draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=4))
-    idx = np.stack([rng.integers(0, shape[d], size=lead) for d in range(m)], axis=-1).astype(np.int64)
-    return Drawn([_u(rng, shape), idx])
+    mode = data.draw(st.sampled_from(["raise", "clip", "wrap", "fill"]))
+    wide = 1 if mode == "raise" else 2
+    idx = np.stack([rng.integers(-shape[d] * wide, shape[d] * wide, size=lead) for d in range(m)],
+                   axis=-1).astype(np.int64)
+    return Drawn([_u(rng, shape), idx], {"mode": mode, "fill": 0.5 if mode == "fill" else None})
+
+
+def dynamic_slice(data, rng):
+    shape = _shape(data, min_dims=1)
+    sizes = tuple(data.draw(st.integers(0, n)) for n in shape)
+    steps = tuple(data.draw(st.sampled_from([1, 2, -1])) if m > 1 and (m - 1) * 2 < n else 1
+                  for m, n in zip(sizes, shape))
+    starts = rng.integers(-2, max(shape) + 2, size=len(shape)).astype(np.int64)  # clamped to fit
+    return Drawn([_u(rng, shape), starts], {"sizes": sizes, "steps": steps})
 
 
 def scatter_nd(data, rng):
     shape = _shape(data, min_dims=1)
     m = data.draw(st.integers(1, len(shape)))
     lead = data.draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=4))
-    idx = np.stack([rng.integers(0, shape[d], size=lead) for d in range(m)], axis=-1).astype(np.int64)
+    mode = data.draw(st.sampled_from(["raise", "clip", "wrap", "drop"]))
+    wide = 1 if mode == "raise" else 2
+    idx = np.stack([rng.integers(-shape[d] * wide, shape[d] * wide, size=lead) for d in range(m)],
+                   axis=-1).astype(np.int64)
     upd = _u(rng, tuple(lead) + tuple(shape[m:]))
-    return Drawn([idx, upd], {"shape": tuple(shape)}, diff=(1,))
+    return Drawn([idx, upd], {"shape": tuple(shape), "mode": mode}, diff=(1,))
 
 
 def matmul(data, rng):
@@ -266,6 +283,7 @@ CASES: dict[str, Callable] = {
     "pad": pad,
     "take": take,
     "gather_nd": gather_nd,
+    "dynamic_slice": dynamic_slice,
     "scatter_nd": scatter_nd,
     "matmul": matmul,
     "im2col": im2col,

@@ -21,7 +21,7 @@ DIFFERENTIABLE = {
     "negative", "abs", "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos", "tanh", "sigmoid",
     "where", "astype", "stop_gradient", "sum", "prod", "max", "min", "cumsum",
     "reshape", "transpose", "broadcast_to", "slice", "concatenate", "pad",
-    "take", "gather_nd", "scatter_nd", "matmul", "im2col", "col2im",
+    "take", "gather_nd", "scatter_nd", "dynamic_slice", "matmul", "im2col", "col2im",
 }
 EPS = 1e-6
 

@@ -284,6 +284,10 @@ def test_unknown_reduction_raises(which) -> None:
 
 
 @pytest.mark.parametrize("label", [-1, 3])
-def test_sparse_ce_rejects_out_of_range_labels_eagerly(label: int) -> None:
-    with pytest.raises(ValueError, match="out of range"):
-        kn.nn.sparse_softmax_cross_entropy(np.zeros((2, 3), np.float32), np.array([0, label], np.int32))
+def test_sparse_ce_rejects_out_of_range_labels_eagerly_and_compiled(label: int) -> None:
+    logits, labels = np.zeros((2, 3), np.float32), np.array([0, label], np.int32)
+    want = rf"sparse_softmax_cross_entropy: label {label} is out of range \[0, 3\) \(at test_losses.py:\d+\)"
+    with pytest.raises(IndexError, match=want):
+        kn.nn.sparse_softmax_cross_entropy(logits, labels)
+    with pytest.raises(IndexError, match=want):
+        kn.jit(kn.nn.sparse_softmax_cross_entropy)(logits, labels)
