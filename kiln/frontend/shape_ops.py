@@ -216,8 +216,13 @@ def take(x, indices, axis=None, mode: str | None = None, fill_value=None):
     mode = _mode(mode, GATHER_MODES, "take")
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
-    return apply("take", [t, idx], axis=_axis(axis, len(t.shape), "take"), mode=mode,
-                 fill=_fill(fill_value, t.dtype))
+    axis = _axis(axis, len(t.shape), "take")
+    if mode == "raise" and t.shape[axis] and math.prod(t.shape) > t.shape[axis]:
+        # NOTE: rows are gathered: the indices are checked once, by a kernel of their own, so the
+        # row copies stay free of branches (vectorized); clip then only guards the reads
+        idx = apply("check_index", [idx], bound=t.shape[axis], negative=True, axis=axis, caller="take")
+        mode = "clip"
+    return apply("take", [t, idx], axis=axis, mode=mode, fill=_fill(fill_value, t.dtype))
 
 
 gather = take

@@ -19,10 +19,11 @@ from grad.cases import CASES as GRAD_CASES  # tests/ is on sys.path (rootdir of 
 from .cases import CASES as OP_CASES
 
 
-def _label_case(data, rng):
-    classes = data.draw(st.integers(1, 5))
-    labels = rng.integers(0, classes, size=data.draw(st.integers(0, 4)))
-    return [labels.astype(data.draw(st.sampled_from([np.int32, np.int64])))], {"classes": classes, "caller": "loss"}
+def _check_index_case(data, rng):
+    bound, negative = data.draw(st.integers(1, 5)), data.draw(st.booleans())
+    idx = rng.integers(-bound if negative else 0, bound, size=data.draw(st.integers(0, 4)))
+    attrs = {"bound": bound, "negative": negative, "axis": 0 if negative else None, "caller": "loss"}
+    return [idx.astype(data.draw(st.sampled_from([np.int32, np.int64])))], attrs
 
 
 def _skipped(name: str) -> bool:
@@ -35,7 +36,7 @@ def _direct(name: str):
     """A drawer of (inputs, attrs) for a direct call of registry op `name`, or None."""
     if name in GRAD_CASES:
         return lambda data, rng: (lambda d: (d.inputs, d.attrs))(GRAD_CASES[name](data, rng))
-    return {"check_label": _label_case}.get(name)
+    return {"check_index": _check_index_case}.get(name)
 
 
 def _public(name: str):
@@ -89,12 +90,13 @@ def test_folded_equals_compiled(name: str, data, seed: int) -> None:
         _same(a, b, name)
 
 
-CHECKED = sorted(n for n, op in REGISTRY.items() if "mode" in op.attrs or n == "check_label")
+CHECKED = sorted(n for n, op in REGISTRY.items() if "mode" in op.attrs or n == "check_index")
 BAD = {  # (inputs, attrs) with one index out of range
     "take": ([np.arange(6.).reshape(2, 3), np.array([[0, 1], [3, -1]])], {"axis": 1, "mode": "raise"}),
     "gather_nd": ([np.arange(6.).reshape(2, 3), np.array([[1, 2], [-3, 0]])], {"mode": "raise"}),
     "scatter_nd": ([np.array([[0], [-1], [2]]), np.ones(3)], {"shape": (2,), "mode": "raise"}),
-    "check_label": ([np.array([0, 2, 1], np.int32)], {"classes": 2, "caller": "loss"}),
+    "check_index": ([np.array([0, 2, 1], np.int32)], {"bound": 2, "negative": False, "axis": None,
+                                                      "caller": "loss"}),
 }
 
 

@@ -56,7 +56,8 @@ def sparse_softmax_cross_entropy(logits, labels, reduction: str = "mean"):
                          f"logits {tuple(z.shape)} (expected labels of shape {tuple(z.shape[:-1])})",
                          op="sparse_softmax_cross_entropy", loc=user_loc())
     # NOTE: checked in [0, classes) eagerly and compiled alike (IndexError naming the label)
-    lab = apply("check_label", [lab], classes=int(z.shape[-1]), caller="sparse_softmax_cross_entropy")
+    lab = apply("check_index", [lab], bound=int(z.shape[-1]), negative=False, axis=None,
+                caller="sparse_softmax_cross_entropy")
     logp = log_softmax(z, axis=-1)
     picked = ops.sum(ops.multiply(one_hot(lab, z.shape[-1], dtype=logp.dtype), logp), axis=-1)
     return _reduce(ops.negative(picked), reduction)

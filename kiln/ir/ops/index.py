@@ -3,7 +3,8 @@
 Every index op has a `mode` (NumPy's and JAX's): "raise" (the default) accepts
 [-n, n), negatives counting from the end, and checks every index — at fold time through
 `bounds.normalize`, in compiled code with the kernel IR's `check` (a bad one raises
-IndexError after the call); "clip" clamps into [0, n-1] (negatives to 0, as NumPy's clip);
+IndexError after the call), or by `check_index` before a clipping take (its own kernel,
+so the gather's row copies stay vectorized); "clip" clamps into [0, n-1] (negatives to 0, as NumPy's clip);
 "wrap" takes indices modulo n; "fill" (gathers) reads `fill` where an index, negatives
 wrapped once, is out of range, and "drop" (scatters) drops such updates. No mode ever reads
 or writes outside a buffer.
@@ -235,24 +236,25 @@ defop("scatter_nd", shape=_scatter_nd_shape, dtype=lambda types, **_: types[1].d
       scatter=_scatter_nd_target, traits={"scatter"}, attrs=("shape", "mode"), grad=_scatter_nd_grad)
 
 
-# check_label: class ids of a loss must lie in [0, classes) ---------------------------------
+# check_index: indices (or a loss's class ids) checked once, as an op of their own -----------
 
-def _check_label_shape(types, classes, caller):
+def _check_index_shape(types, bound, negative, axis, caller):
     _check_index(types[0], "raise", ("raise",))
-    if types[0].size and classes <= 0:
-        raise OutOfBoundsError(f"no label is valid for {classes} classes")
+    if types[0].size and bound <= 0:
+        raise OutOfBoundsError(f"no index is valid for an axis of size {bound}")
     return types[0].shape
 
 
-def _label_site(classes: int, caller: str, loc=None) -> IndexSite:
-    return IndexSite(caller, None, classes, negative=False, noun="label", loc=loc)
+def _site(attrs, loc=None) -> IndexSite:
+    """Negative indices count from the end (NumPy's indices); labels lie in [0, bound)."""
+    return IndexSite(attrs["caller"], attrs["axis"], attrs["bound"], attrs["negative"],
+                     "index" if attrs["negative"] else "label", loc)
 
 
-def _check_label_emit(b, node, ix, operand):
-    site = _label_site(node.attrs["classes"], node.attrs["caller"], node.loc)
-    return b.cast(b.check(operand(0, ix), site), node.out.dtype)
+def _check_index_emit(b, node, ix, operand):
+    return b.cast(b.check(operand(0, ix), _site(node.attrs, node.loc)), node.out.dtype)
 
 
-defop("check_label", shape=_check_label_shape, dtype=lambda types, **_: types[0].dtype,
-      ref=lambda lab, classes, caller: normalize(_label_site(classes, caller), lab).astype(lab.dtype),
-      emit=_check_label_emit, traits={"internal"}, attrs=("classes", "caller"))
+defop("check_index", shape=_check_index_shape, dtype=lambda types, **_: types[0].dtype,
+      ref=lambda idx, **attrs: normalize(_site(attrs), idx).astype(idx.dtype), emit=_check_index_emit,
+      traits={"internal"}, attrs=("bound", "negative", "axis", "caller"))
