@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError
 from ..ir import dtypes as dt
-from ..ir.bounds import GATHER_MODES, SCATTER_MODES
+from ..ir.bounds import GATHER_MODES, SCATTER_MODES, fill_attr, mode_of
 from ..ir.opdef import norm_axis
 from .core import apply, dtype_of, lift, result_dtype, unchanged, user_loc
 from .tensor import Array, Tensor
@@ -192,54 +192,49 @@ def index_operand(indices, op: str):
     return lift(arr if keep else arr.astype(np.int64))
 
 
-def _mode(mode: str | None, modes: tuple[str, ...], op: str) -> str:
-    mode = "raise" if mode is None else mode
-    if mode not in modes:
-        raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
-    return mode
-
-
-def _fill(fill_value, dtype):
-    """The fill as the result dtype's scalar; None (the dtype's default, NaN for floats) when
-    omitted or NaN, so eager graphs key on equal attrs."""
-    if fill_value is None:
-        return None
-    v = np.asarray(fill_value, dtype=dtype.np).item()
-    return None if isinstance(v, float) and v != v else v
+def _prechecked(idx, bounds: tuple[int, ...], rows: int, mode: str, op: str):
+    """(indices, mode) for a gather or scatter of rows in raise mode: the indices are checked
+    once, by a kernel of their own, and the rows then move branch-free (vectorized) in clip
+    mode, which only guards the reads; single elements keep the check inline."""
+    if mode != "raise" or rows <= 1 or not bounds or 0 in bounds or idx.shape[-1] != len(bounds):
+        return idx, mode
+    return apply("check_index", [idx], bound=tuple(bounds), negative=True, axis=None, caller=op), "clip"
 
 
 def take(x, indices, axis=None, mode: str | None = None, fill_value=None):
     """NumPy's take; `mode`: "raise" (default: IndexError for an index outside [-n, n)),
     "clip", "wrap", or JAX's "fill" (out of range reads give fill_value, NaN by default)."""
     t = lift(x)
-    idx = index_operand(indices, "take")
-    mode = _mode(mode, GATHER_MODES, "take")
+    mode = mode_of(mode, GATHER_MODES, "take")
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
     axis = _axis(axis, len(t.shape), "take")
-    if mode == "raise" and t.shape[axis] and math.prod(t.shape) > t.shape[axis]:
-        # NOTE: rows are gathered: the indices are checked once, by a kernel of their own, so the
-        # row copies stay free of branches (vectorized); clip then only guards the reads
+    idx = index_operand(indices, "take")
+    if mode == "raise" and t.shape[axis] and math.prod(t.shape) > t.shape[axis]:  # rows: see _prechecked
         idx = apply("check_index", [idx], bound=t.shape[axis], negative=True, axis=axis, caller="take")
         mode = "clip"
-    return apply("take", [t, idx], axis=axis, mode=mode, fill=_fill(fill_value, t.dtype))
+    return apply("take", [t, idx], axis=axis, mode=mode, fill=fill_attr(fill_value, t.dtype.np))
 
 
 gather = take
 
 
 def gather_nd(params, indices, mode: str | None = None, fill_value=None):
-    t = lift(params)
-    return apply("gather_nd", [t, index_operand(indices, "gather_nd")], mode=_mode(mode, GATHER_MODES, "gather_nd"),
-                 fill=_fill(fill_value, t.dtype))
+    t, idx = lift(params), index_operand(indices, "gather_nd")
+    m = idx.shape[-1] if idx.shape else 0
+    idx, mode = _prechecked(idx, t.shape[:m], math.prod(t.shape[m:]), mode_of(mode, GATHER_MODES, "gather_nd"),
+                            "gather_nd")
+    return apply("gather_nd", [t, idx], mode=mode, fill=fill_attr(fill_value, t.dtype.np))
 
 
 def scatter_nd(indices, updates, shape, mode: str | None = None):
     """TensorFlow's scatter_nd (duplicates add up); `mode` "drop" (or JAX's "fill") drops out
     of range updates instead of raising."""
-    mode = _mode("drop" if mode == "fill" else mode, SCATTER_MODES, "scatter_nd")
-    return apply("scatter_nd", [index_operand(indices, "scatter_nd"), lift(updates)], shape=_shape_arg(shape),
-                 mode=mode)
+    idx, shape = index_operand(indices, "scatter_nd"), _shape_arg(shape)
+    m = idx.shape[-1] if idx.shape else 0
+    idx, mode = _prechecked(idx, shape[:m], math.prod(shape[m:]),
+                            mode_of("drop" if mode == "fill" else mode, SCATTER_MODES, "scatter_nd"), "scatter_nd")
+    return apply("scatter_nd", [idx, lift(updates)], shape=shape, mode=mode)
 
 
 def one_hot(labels, depth: int, dtype=dt.float32):

@@ -29,6 +29,11 @@ class IndexSite:
     noun: str = "index"
     loc: Loc | None = None
 
+    def __str__(self) -> str:  # as kernel text shows it
+        low = -self.bound if self.negative else 0
+        where = f" axis {self.axis}" if self.axis is not None else ""
+        return f"{self.op}{where} [{low}, {self.bound}) at {self.loc}"
+
     def error(self, index: int) -> OutOfBoundsError:
         if self.negative:
             where = f"axis {self.axis} with size {self.bound}" if self.axis is not None else f"size {self.bound}"
@@ -61,6 +66,23 @@ def apply_mode(idx: np.ndarray, bound: int, mode: str) -> tuple[np.ndarray, np.n
     idx = np.where(idx < 0, idx + bound, idx)
     ok = (idx >= 0) & (idx < bound)
     return np.where(ok, idx, 0), ok
+
+
+def mode_of(mode: str | None, modes: tuple[str, ...], op: str) -> str:
+    """A public op's `mode` argument ("raise" when None), checked."""
+    mode = "raise" if mode is None else mode
+    if mode not in modes:
+        raise ValueError(f"{op}: mode must be one of {modes}, got {mode!r}")
+    return mode
+
+
+def fill_attr(fill_value, dtype: np.dtype):
+    """A gather's `fill` attr: the value as a `dtype` scalar, or None (the dtype's default) when
+    omitted or NaN, so equal fills give equal attrs (NaN != NaN would defeat the caches)."""
+    if fill_value is None:
+        return None
+    v = np.asarray(fill_value, dtype=dtype).item()
+    return None if isinstance(v, float) and v != v else v
 
 
 def default_fill(dtype: np.dtype):

@@ -66,8 +66,7 @@ class Executable:
             outs.append(o)
         status = None
         if self.status_slot is not None:
-            status = fresh_status()
-            table[self.status_slot] = status.ctypes.data
+            status, table[self.status_slot] = fresh_status()
         self.fn(self.table_address)
         self.recycled = outs
         if status is not None:

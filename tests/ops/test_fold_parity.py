@@ -20,7 +20,14 @@ from .cases import CASES as OP_CASES
 
 
 def _check_index_case(data, rng):
-    bound, negative = data.draw(st.integers(1, 5)), data.draw(st.booleans())
+    """One bound (labels, or a take's axis), or one per entry of index rows (gather_nd's)."""
+    negative = data.draw(st.booleans())
+    if negative and data.draw(st.booleans()):
+        bound = tuple(data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)))
+        rows = data.draw(st.integers(0, 3))
+        idx = np.stack([rng.integers(-n, n, size=rows) for n in bound], -1)
+        return [idx.astype(np.int64)], {"bound": bound, "negative": True, "axis": None, "caller": "gather_nd"}
+    bound = data.draw(st.integers(1, 5))
     idx = rng.integers(-bound if negative else 0, bound, size=data.draw(st.integers(0, 4)))
     attrs = {"bound": bound, "negative": negative, "axis": 0 if negative else None, "caller": "loss"}
     return [idx.astype(data.draw(st.sampled_from([np.int32, np.int64])))], attrs

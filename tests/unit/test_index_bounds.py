@@ -161,3 +161,18 @@ def test_bad_index_in_threaded_kernel_never_crashes() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                          env={**__import__("os").environ, "KILN_NUM_THREADS": "4"})
     assert out.returncode == 0 and "ok" in out.stdout, (out.returncode, out.stderr[-2000:])
+
+
+@pytest.mark.parametrize("bad, axis, size", [([[0, 1], [2, 4]], 1, 4), ([[3, 0]], 0, 3), ([[0, -5], [-4, 0]], 1, 4)])
+def test_index_rows_checked_per_axis(bad, axis: int, size: int) -> None:
+    """gather_nd/scatter_nd rows: entry d of an index row is checked against axis d."""
+    p = np.arange(60.0).reshape(3, 4, 5)
+    good = np.array([[0, 1], [-3, 3], [2, -4]])
+    np.testing.assert_array_equal(kn.jit(kn.gather_nd)(p, good), p[tuple(good.T)])
+    value = next(v for row in bad for d, v in enumerate(row) if d == axis and not -size <= v < size)
+    want = rf"index {value} is out of bounds for axis {axis} with size {size}"
+    for run in (lambda i: kn.gather_nd(p, i), lambda i: kn.jit(kn.gather_nd)(p, i),
+                lambda i: kn.jit(lambda: kn.gather_nd(kn.asarray(p), kn.asarray(i)))(),
+                lambda i: kn.jit(lambda i: kn.scatter_nd(i, np.ones((len(i), 5)), (3, 4, 5)))(i)):
+        with pytest.raises(IndexError, match=want):
+            run(np.array(bad))

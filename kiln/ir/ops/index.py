@@ -237,24 +237,46 @@ defop("scatter_nd", shape=_scatter_nd_shape, dtype=lambda types, **_: types[1].d
 
 
 # check_index: indices (or a loss's class ids) checked once, as an op of their own -----------
+# `bound` is one int (every index, on `axis`), or one per entry of the last axis (index rows
+# of gather_nd/scatter_nd: entry d indexes axis d)
 
 def _check_index_shape(types, bound, negative, axis, caller):
-    _check_index(types[0], "raise", ("raise",))
-    if types[0].size and bound <= 0:
-        raise OutOfBoundsError(f"no index is valid for an axis of size {bound}")
-    return types[0].shape
+    (idx,) = types
+    _check_index(idx, "raise", ("raise",))
+    bounds = bound if isinstance(bound, tuple) else (bound,)
+    if isinstance(bound, tuple) and (idx.ndim == 0 or idx.shape[-1] != len(bound)):
+        raise ShapeError(f"indices of shape {idx.shape} do not have one entry per bound of {bound}")
+    if idx.size and min(bounds) <= 0:
+        raise OutOfBoundsError(f"no index is valid for an axis of size {min(bounds)}")
+    return idx.shape
 
 
-def _site(attrs, loc=None) -> IndexSite:
+def _site(attrs, d: int | None = None, loc=None) -> IndexSite:
     """Negative indices count from the end (NumPy's indices); labels lie in [0, bound)."""
-    return IndexSite(attrs["caller"], attrs["axis"], attrs["bound"], attrs["negative"],
-                     "index" if attrs["negative"] else "label", loc)
+    bound, axis = attrs["bound"], attrs["axis"]
+    if d is not None:
+        bound, axis = bound[d], d
+    return IndexSite(attrs["caller"], axis, bound, attrs["negative"], "index" if attrs["negative"] else "label", loc)
 
 
 def _check_index_emit(b, node, ix, operand):
-    return b.cast(b.check(operand(0, ix), _site(node.attrs, node.loc)), node.out.dtype)
+    i, attrs = operand(0, ix), node.attrs
+    if not isinstance(attrs["bound"], tuple):
+        return b.cast(b.check(i, _site(attrs, loc=node.loc)), node.out.dtype)
+    if ix[-1].is_const:  # read where the entry is known (inlined into a gather)
+        return b.cast(b.check(i, _site(attrs, ix[-1].attr, node.loc)), node.out.dtype)
+    value = b.const(0)
+    for d in range(len(attrs["bound"])):  # each entry checked against its own axis only
+        value = b.add(value, b.guard(b.eq(ix[-1], b.const(d)), b.check(i, _site(attrs, d, node.loc)), b.const(0)))
+    return b.cast(value, node.out.dtype)
 
 
-defop("check_index", shape=_check_index_shape, dtype=lambda types, **_: types[0].dtype,
-      ref=lambda idx, **attrs: normalize(_site(attrs), idx).astype(idx.dtype), emit=_check_index_emit,
-      traits={"internal"}, attrs=("bound", "negative", "axis", "caller"))
+def _check_index_ref(idx, bound, negative, axis, caller):
+    if not isinstance(bound, tuple):
+        attrs = {"bound": bound, "negative": negative, "axis": axis, "caller": caller}
+        return normalize(_site(attrs), idx).astype(idx.dtype)
+    return _ref_offsets(caller, idx, bound, "raise")[0].astype(idx.dtype)
+
+
+defop("check_index", shape=_check_index_shape, dtype=lambda types, **_: types[0].dtype, ref=_check_index_ref,
+      emit=_check_index_emit, traits={"internal"}, attrs=("bound", "negative", "axis", "caller"))
