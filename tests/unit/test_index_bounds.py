@@ -176,3 +176,13 @@ def test_index_rows_checked_per_axis(bad, axis: int, size: int) -> None:
                 lambda i: kn.jit(lambda i: kn.scatter_nd(i, np.ones((len(i), 5)), (3, 4, 5)))(i)):
         with pytest.raises(IndexError, match=want):
             run(np.array(bad))
+
+
+def test_eager_indexing_is_differentiable_on_a_tape() -> None:
+    v = kn.Variable(np.arange(12.0).reshape(4, 3))
+    with kn.GradientTape() as tape:
+        y = kn.sum(v[1:4:2, ::-1] * 2.0) + v[-1, 0] * 10
+    want = np.zeros((4, 3))
+    want[1:4:2] = 2.0
+    want[-1, 0] += 10
+    np.testing.assert_array_equal(tape.gradient(y, [v])[0], want)
