@@ -178,11 +178,14 @@ def astype(x, dtype):
 
 
 def clip(x, a_min=None, a_max=None):
+    """NumPy's min(max(x, a_min), a_max) (a_max wins where a_min > a_max; NaN stays NaN). The
+    gradient is 1 on the closed interval, bounds included (PyTorch's and TF's rule; JAX splits
+    0.5/0.5 there); the bound gets it outside."""
     out = x
     if a_min is not None:
-        out = maximum(out, a_min)
+        out = where(less(out, a_min), a_min, out)
     if a_max is not None:
-        out = minimum(out, a_max)
+        out = where(greater(out, a_max), a_max, out)
     return unchanged(lift(out)) if out is x else out
 
 
@@ -276,6 +279,21 @@ def logsumexp(x, axis=None, keepdims=False):
         return out
     from .shape_ops import squeeze
     return squeeze(out, _axes(t, axis))
+
+
+def logaddexp(x, y):
+    """log(e^x + e^y) as max + softplus(-|x - y|), branch-picked so every derivative is exact at
+    ties too (d/dx = d/dy = 0.5 there, like NumPy's, JAX's and PyTorch's); equal infinities give
+    that infinity, not NaN."""
+    from .nn.functional import softplus
+    d = result_dtype(x, y)
+    a, b = lift(x, d), lift(y, d)
+    if not d.is_float:
+        d = dt.float32 if all_weak(x, y) else dt.float_of(d)
+        a, b = astype(a, d), astype(b, d)
+    same_inf = logical_and(equal(a, b), equal(abs(a), float("inf")))
+    diff = where(same_inf, 0.0, subtract(a, b))
+    return where(greater(diff, 0), add(a, softplus(negative(diff))), add(b, softplus(diff)))
 
 
 def stop_gradient(x):
