@@ -217,26 +217,36 @@ def _reduce(op: str, x, axis, keepdims: bool, dtype: dt.DType | None = None):
     return apply(op, [lift(t, d)], axes=_axes(t, axis, op), keepdims=bool(keepdims))
 
 
-def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A001
+def sum(x, axis=None, keepdims=False, dtype=None, initial=None, where=None):  # noqa: A001
+    if initial is not None or where is not None:
+        return npreduce.reduce("sum", x, axis, keepdims, dtype, initial, where)
     return _reduce("sum", x, axis, keepdims, dt.as_dtype(dtype) if dtype else None)
 
 
-def prod(x, axis=None, keepdims=False, dtype=None):
+def prod(x, axis=None, keepdims=False, dtype=None, initial=None, where=None):
+    if initial is not None or where is not None:
+        return npreduce.reduce("prod", x, axis, keepdims, dtype, initial, where)
     return _reduce("prod", x, axis, keepdims, dt.as_dtype(dtype) if dtype else None)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
+def max(x, axis=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    if initial is not None or where is not None:
+        return npreduce.reduce("max", x, axis, keepdims, None, initial, where)
     return _reduce("max", x, axis, keepdims)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
+def min(x, axis=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    if initial is not None or where is not None:
+        return npreduce.reduce("min", x, axis, keepdims, None, initial, where)
     return _reduce("min", x, axis, keepdims)
 
 
 amax, amin = max, min
 
 
-def mean(x, axis=None, keepdims=False, dtype=None):
+def mean(x, axis=None, keepdims=False, dtype=None, where=None):
+    if where is not None:
+        return npreduce.mean(x, axis, dtype, keepdims, where)
     t = lift(x)
     d = dt.as_dtype(dtype) if dtype else (t.dtype if t.dtype.is_float else dt.float64)  # NumPy's rule
     axes = _axes(t, axis, "mean")
@@ -359,3 +369,5 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
 
 from .shape_ops import *  # noqa: E402,F401,F403  (one namespace for Tensor methods and kn.*)
 from .shape_ops import arange  # noqa: E402,F401
+from . import npreduce  # noqa: E402  (builds on the ops above)
+from .npreduce import std, var  # noqa: E402,F401
