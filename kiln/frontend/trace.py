@@ -19,7 +19,7 @@ from ..ir.opdef import get
 from ..ir.types import TensorType
 
 _KILN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))  # np.sum(a) reaches kiln through NumPy
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep  # np.sum(a) reaches kiln via NumPy
 _STACK: list["TraceContext"] = []
 EAGER_HOOKS: list[Callable] = []  # called as hook(op, inputs, attrs, output) after eager ops
 
