@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DTypeError, KilnError, TraceError
+from ..errors import DTypeError, KilnError
 from ..ir import dtypes as dt
 from ..ir.dtypes import DType
 from . import trace
@@ -42,9 +42,8 @@ def lift(x: Any, dtype: DType | None = None):
     cast to `dtype` when given."""
     ctx = current()
     if isinstance(x, Tensor):
-        if ctx is None:
-            raise TraceError("a kn.Tensor escaped the compiled function that traced it (leaked tracer)",
-                             loc=user_loc())
+        if not x.owned():
+            raise x.leaked("as an operand")
         out = x
     elif hasattr(x, "_is_variable"):
         out = x if ctx is None else Tensor(ctx.read_variable(x))
@@ -69,6 +68,9 @@ def apply(op: str, operands: list, weak: bool = False, **attrs: Any):
     ctx = current()
     loc = user_loc()
     if ctx is not None:
+        for o in operands:
+            if isinstance(o, Tensor) and o.trace is not ctx and not o.owned():
+                raise o.leaked(f"as an operand of {op}")
         vals = [o.value for o in operands]
         outs = ctx.add(op, vals, attrs, loc)
         return Tensor(outs[0], weak) if outs else None

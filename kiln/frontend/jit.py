@@ -46,6 +46,8 @@ def _spec(x: Any) -> tuple:
         return ("arr", np.shape(x), dt.as_dtype(np.asarray(x).dtype).name)
     if isinstance(x, (bool, int, float)):
         return ("py", dt.as_dtype(type(x)).name)
+    if isinstance(x, Tensor):
+        raise x.leaked("as an argument of a compiled function")
     raise TypeError(f"a compiled function's arguments must be arrays, Variables, Python numbers or pytrees "
                     f"of them; got {type(x).__name__} (mark it static with static_argnums/static_argnames)")
 

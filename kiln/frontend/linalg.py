@@ -19,8 +19,7 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
     nd = len(t.shape)
     if axis is None:
         if ord is None or (ord == "fro" and nd == 2):
-            out = ops.sqrt(ops.sum(ops.square(t), None, keepdims=keepdims))
-            return out
+            return _root(ops.sum(ops.square(t), None, keepdims=keepdims), 2)
         if nd == 1:
             axis = (0,)
         elif nd == 2:
@@ -40,7 +39,7 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
 def _vector(t, ord, ax, keepdims):  # noqa: A002
     a = ops.abs(t)
     if ord is None or ord == 2:
-        return ops.sqrt(ops.sum(ops.square(t), ax, keepdims=keepdims))
+        return _root(ops.sum(ops.square(t), ax, keepdims=keepdims), 2)
     if ord == math.inf:
         return ops.max(a, ax, keepdims=keepdims)
     if ord == -math.inf:
@@ -51,7 +50,16 @@ def _vector(t, ord, ax, keepdims):  # noqa: A002
         return ops.sum(a, ax, keepdims=keepdims)
     if isinstance(ord, str):
         raise ValueError(f"invalid norm order {ord!r} for vectors")
-    return ops.power(ops.sum(ops.power(a, float(ord)), ax, keepdims=keepdims), 1.0 / float(ord))
+    return _root(ops.sum(ops.power(a, float(ord)), ax, keepdims=keepdims), float(ord))
+
+
+def _root(s, p: float):
+    """s^(1/p) for a p-norm of a sum s of |x|^p, whose gradient at the origin is 0 (the
+    smallest subgradient, as abs'(0) = 0; PyTorch's value) where the plain root gives
+    inf·0 = NaN; the other branch sees 1, never 0, so its own gradient stays finite."""
+    zero = ops.equal(s, 0)
+    safe = ops.where(zero, 1.0, s)
+    return ops.where(zero, 0.0, ops.sqrt(safe) if p == 2 else ops.power(safe, 1.0 / p))
 
 
 def _matrix(t, ord, axes, keepdims):  # noqa: A002
@@ -60,7 +68,7 @@ def _matrix(t, ord, axes, keepdims):  # noqa: A002
         raise ValueError("duplicate axes given to norm")
     a = ops.abs(t)
     if ord in (None, "fro"):
-        out = ops.sqrt(ops.sum(ops.square(t), axes, keepdims=True))
+        out = _root(ops.sum(ops.square(t), axes, keepdims=True), 2)
     elif ord in (1, -1):
         red = ops.max if ord == 1 else ops.min
         out = red(ops.sum(a, r, keepdims=True), c, keepdims=True)

@@ -178,11 +178,14 @@ def astype(x, dtype):
 
 
 def clip(x, a_min=None, a_max=None):
+    """NumPy's min(max(x, a_min), a_max) (a_max wins where a_min > a_max; NaN stays NaN). The
+    gradient is 1 on the closed interval, bounds included (PyTorch's and TF's rule; JAX splits
+    0.5/0.5 there); the bound gets it outside."""
     out = x
     if a_min is not None:
-        out = maximum(out, a_min)
+        out = where(less(out, a_min), a_min, out)
     if a_max is not None:
-        out = minimum(out, a_max)
+        out = where(greater(out, a_max), a_max, out)
     return unchanged(lift(out)) if out is x else out
 
 
@@ -214,26 +217,36 @@ def _reduce(op: str, x, axis, keepdims: bool, dtype: dt.DType | None = None):
     return apply(op, [lift(t, d)], axes=_axes(t, axis, op), keepdims=bool(keepdims))
 
 
-def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A001
+def sum(x, axis=None, keepdims=False, dtype=None, initial=None, where=None):  # noqa: A001
+    if initial is not None or where is not None:
+        return npreduce.reduce("sum", x, axis, keepdims, dtype, initial, where)
     return _reduce("sum", x, axis, keepdims, dt.as_dtype(dtype) if dtype else None)
 
 
-def prod(x, axis=None, keepdims=False, dtype=None):
+def prod(x, axis=None, keepdims=False, dtype=None, initial=None, where=None):
+    if initial is not None or where is not None:
+        return npreduce.reduce("prod", x, axis, keepdims, dtype, initial, where)
     return _reduce("prod", x, axis, keepdims, dt.as_dtype(dtype) if dtype else None)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
+def max(x, axis=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    if initial is not None or where is not None:
+        return npreduce.reduce("max", x, axis, keepdims, None, initial, where)
     return _reduce("max", x, axis, keepdims)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
+def min(x, axis=None, keepdims=False, initial=None, where=None):  # noqa: A001
+    if initial is not None or where is not None:
+        return npreduce.reduce("min", x, axis, keepdims, None, initial, where)
     return _reduce("min", x, axis, keepdims)
 
 
 amax, amin = max, min
 
 
-def mean(x, axis=None, keepdims=False, dtype=None):
+def mean(x, axis=None, keepdims=False, dtype=None, where=None):
+    if where is not None:
+        return npreduce.mean(x, axis, dtype, keepdims, where)
     t = lift(x)
     d = dt.as_dtype(dtype) if dtype else (t.dtype if t.dtype.is_float else dt.float64)  # NumPy's rule
     axes = _axes(t, axis, "mean")
@@ -276,6 +289,21 @@ def logsumexp(x, axis=None, keepdims=False):
         return out
     from .shape_ops import squeeze
     return squeeze(out, _axes(t, axis))
+
+
+def logaddexp(x, y):
+    """log(e^x + e^y) as max + softplus(-|x - y|), branch-picked so every derivative is exact at
+    ties too (d/dx = d/dy = 0.5 there, like NumPy's, JAX's and PyTorch's); equal infinities give
+    that infinity, not NaN."""
+    from .nn.functional import softplus
+    d = result_dtype(x, y)
+    a, b = lift(x, d), lift(y, d)
+    if not d.is_float:
+        d = dt.float32 if all_weak(x, y) else dt.float_of(d)
+        a, b = astype(a, d), astype(b, d)
+    same_inf = logical_and(equal(a, b), equal(abs(a), float("inf")))
+    diff = where(same_inf, 0.0, subtract(a, b))
+    return where(greater(diff, 0), add(a, softplus(negative(diff))), add(b, softplus(diff)))
 
 
 def stop_gradient(x):
@@ -341,3 +369,5 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
 
 from .shape_ops import *  # noqa: E402,F401,F403  (one namespace for Tensor methods and kn.*)
 from .shape_ops import arange  # noqa: E402,F401
+from . import npreduce  # noqa: E402  (builds on the ops above)
+from .npreduce import std, var  # noqa: E402,F401

@@ -1,9 +1,16 @@
-"""Pytrees: nested tuples, lists and dicts of leaves, flattened with a hashable structure."""
+"""Pytrees: nested tuples, namedtuples, lists and dicts of leaves, flattened with a hashable
+structure that rebuilds the same containers: a namedtuple stays its own type and a dict keeps
+its key order (so the structure, and a compiled function's signature, tell them apart)."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Callable, Iterator
 
 Treedef = tuple
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and isinstance(getattr(type(x), "_fields", None), tuple)
 
 
 def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, Treedef]:
@@ -13,11 +20,14 @@ def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[li
         if is_leaf is not None and is_leaf(x):
             leaves.append(x)
             return ("*",)
+        if _is_namedtuple(x):
+            return ("namedtuple", type(x), tuple(walk(v) for v in x))
         if isinstance(x, (tuple, list)):
-            return (type(x).__name__, tuple(walk(v) for v in x))
+            return ("tuple" if isinstance(x, tuple) else "list", tuple(walk(v) for v in x))
         if isinstance(x, dict):
-            keys = sorted(x, key=repr)
-            return ("dict", tuple(keys), tuple(walk(x[k]) for k in keys))
+            keys = tuple(x)  # insertion order: the rebuilt dict iterates as the user's did
+            kind = "ordereddict" if isinstance(x, OrderedDict) else "dict"
+            return (kind, keys, tuple(walk(x[k]) for k in keys))
         if x is None:
             return ("none",)
         leaves.append(x)
@@ -36,8 +46,11 @@ def _build(t: Treedef, it: Iterator) -> Any:
         return next(it)
     if kind == "none":
         return None
-    if kind == "dict":
-        return {k: _build(s, it) for k, s in zip(t[1], t[2])}
+    if kind in ("dict", "ordereddict"):
+        items = [(k, _build(s, it)) for k, s in zip(t[1], t[2])]
+        return OrderedDict(items) if kind == "ordereddict" else dict(items)
+    if kind == "namedtuple":
+        return t[1](*[_build(s, it) for s in t[2]])
     items = [_build(s, it) for s in t[1]]
     return tuple(items) if kind == "tuple" else items
 

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import TraceError
 from ..ir import dtypes as dt
 from ..ir.graph import Value
-from .trace import user_loc
+from .trace import current, user_loc
 
 
 class ArrayMethods:
@@ -38,33 +38,38 @@ class ArrayMethods:
         from . import ops
         return ops.astype(self, dtype)
 
-    def sum(self, axis=None, keepdims=False):
-        from . import ops
-        return ops.sum(self, axis, keepdims=keepdims)
+    # reductions: NumPy's method signatures, since np.sum(a, ...) etc. call these with NumPy's
+    # keywords; each runs kiln ops and returns their result (or writes it into `out`)
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+        return _npcall("sum", out, "reduce", "sum", self, axis, keepdims, dtype, initial, where)
 
-    def mean(self, axis=None, keepdims=False):
-        from . import ops
-        return ops.mean(self, axis, keepdims=keepdims)
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+        return _npcall("prod", out, "reduce", "prod", self, axis, keepdims, dtype, initial, where)
 
-    def max(self, axis=None, keepdims=False):
-        from . import ops
-        return ops.max(self, axis, keepdims=keepdims)
+    def max(self, axis=None, out=None, keepdims=False, initial=None, where=None):
+        return _npcall("max", out, "reduce", "max", self, axis, keepdims, None, initial, where)
 
-    def min(self, axis=None, keepdims=False):
-        from . import ops
-        return ops.min(self, axis, keepdims=keepdims)
+    def min(self, axis=None, out=None, keepdims=False, initial=None, where=None):
+        return _npcall("min", out, "reduce", "min", self, axis, keepdims, None, initial, where)
 
-    def prod(self, axis=None, keepdims=False):
-        from . import ops
-        return ops.prod(self, axis, keepdims=keepdims)
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+        return _npcall("mean", out, "mean", self, axis, dtype, keepdims, where)
 
-    def argmax(self, axis=None):
-        from . import ops
-        return ops.argmax(self, axis)
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None,
+            correction=None):
+        _unsupported("var", mean=mean)
+        return _npcall("var", out, "var", self, axis, dtype, ddof, keepdims, where, correction)
 
-    def argmin(self, axis=None):
-        from . import ops
-        return ops.argmin(self, axis)
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None, mean=None,
+            correction=None):
+        _unsupported("std", mean=mean)
+        return _npcall("std", out, "std", self, axis, dtype, ddof, keepdims, where, correction)
+
+    def argmax(self, axis=None, out=None, *, keepdims=False):
+        return _npcall("argmax", out, "argmax", self, axis, keepdims)
+
+    def argmin(self, axis=None, out=None, *, keepdims=False):
+        return _npcall("argmin", out, "argmin", self, axis, keepdims)
 
     def __getitem__(self, key):
         from . import indexing
@@ -78,6 +83,19 @@ class ArrayMethods:
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+
+def _npcall(method: str, out, fn: str, *args):
+    """npreduce.<fn>(*args), written into `out` when given (NumPy's method protocol)."""
+    from . import npreduce
+    return npreduce.write_out(method, getattr(npreduce, fn)(*args), out)
+
+
+def _unsupported(method: str, **given) -> None:
+    """A clear error for a NumPy keyword kiln does not implement, when it is given."""
+    for name, value in given.items():
+        if value is not None:
+            raise TypeError(f"{method}: the keyword {name}= is not supported by kiln (given {value!r})")
 
 
 def _operator(name: str, reflected: bool = False):
@@ -115,12 +133,15 @@ ArrayMethods.__invert__ = _unary("invert")
 
 
 class Tensor(ArrayMethods):
-    """A traced value inside a compiled function; `weak` marks a Python scalar argument."""
+    """A traced value inside a compiled function; `weak` marks a Python scalar argument, and
+    `trace` is the TraceContext it belongs to (None until first used, for arguments wrapped
+    before their trace starts), so a tracer leaked into another trace or out of its own is
+    caught where it is used."""
 
-    __slots__ = ("value", "weak")
+    __slots__ = ("value", "weak", "trace")
 
     def __init__(self, value: Value, weak: bool = False):
-        self.value, self.weak = value, weak
+        self.value, self.weak, self.trace = value, weak, current()
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -130,7 +151,29 @@ class Tensor(ArrayMethods):
     def dtype(self) -> dt.DType:
         return self.value.type.dtype
 
+    def owned(self) -> bool:
+        """Whether this tracer belongs to the active trace; an unbound one (an argument wrapped
+        before its trace began) is bound to the trace whose input it is."""
+        ctx = current()
+        if ctx is None:
+            return False
+        if self.trace is None and any(v is self.value for v in ctx.inputs):
+            self.trace = ctx
+        return self.trace is ctx
+
+    def leaked(self, use: str) -> TraceError:
+        """The error for using this tracer outside the trace that made it."""
+        made = f"while tracing {self.trace.name!r}" if self.trace is not None else "by a trace"
+        ctx = current()
+        where = f"while tracing {ctx.name!r}" if ctx is not None else "outside any compiled function"
+        return TraceError(
+            f"leaked tracer: a kn.Tensor{tuple(self.shape)} {self.dtype} made {made} is used {where} "
+            f"({use}); a traced value exists only during the call that traced it: return it from "
+            "that function instead of storing it (on self, in a global or a closure)", loc=user_loc())
+
     def _concrete(self, what: str):
+        if not self.owned():
+            raise self.leaked(what)
         loc = user_loc()
         raise TraceError(
             f"{what} of a traced kn.Tensor{self.value.type.shape} is not known while tracing; "

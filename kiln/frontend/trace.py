@@ -19,16 +19,17 @@ from ..ir.opdef import get
 from ..ir.types import TensorType
 
 _KILN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep  # np.sum(a) reaches kiln via NumPy
 _STACK: list["TraceContext"] = []
 EAGER_HOOKS: list[Callable] = []  # called as hook(op, inputs, attrs, output) after eager ops
 
 
 def user_loc() -> Loc | None:
-    """The innermost stack frame outside the kiln package: the user's file:line."""
+    """The innermost stack frame outside the kiln and NumPy packages: the user's file:line."""
     f = sys._getframe(1)
     while f is not None:
         fname = f.f_code.co_filename
-        if not fname.startswith(_KILN_DIR) and not fname.startswith("<frozen"):
+        if not fname.startswith((_KILN_DIR, _NUMPY_DIR, "<frozen")):
             return Loc(os.path.basename(fname), f.f_lineno)
         f = f.f_back
     return None

@@ -2,7 +2,9 @@
 
 Each is a composite (or the `sigmoid` registry op) so fusion sees through it and autodiff
 differentiates it with no extra rules. Every form is chosen to stay finite for huge
-inputs: softmax subtracts the (gradient-stopped) maximum, softplus works on -|x|.
+inputs (softmax subtracts the (gradient-stopped) maximum, softplus works on -|x|) and to have
+the textbook derivative of every order at its kinks: each piecewise form picks, at the switch
+point, the branch whose derivatives are the function's own (PyTorch's and JAX's values).
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ def relu(x):
 
 
 def leaky_relu(x, negative_slope: float = 0.01):
+    """x for x > 0, else slope·x; the gradient at 0 is the slope (PyTorch's and TF's choice, the
+    one relu's 0 extends; JAX's leaky_relu gives 1 there)."""
     t = _float(x)
     return ops.where(ops.greater(t, 0), t, ops.multiply(t, negative_slope))
 
@@ -39,9 +43,17 @@ def tanh(x):
 
 
 def softplus(x):
-    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|."""
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|; its derivatives of
+    every order are sigmoid's (softplus'(0) = 0.5, softplus''(0) = 0.25)."""
     t = _float(x)
-    return ops.add(relu(t), ops.log1p(ops.exp(ops.negative(ops.abs(t)))))
+    return ops.add(relu(t), softplus_tail(t))
+
+
+def softplus_tail(t):
+    """log1p(e^-|t|), with -|t| written as where(t > 0, -t, t): relu's derivative is 0 at 0, so
+    -|t| must have derivative +1 there for relu(t) + softplus_tail(t) to be differentiated
+    exactly, to every order, at 0 (`abs` alone gives 0 + 0 = 0 instead of sigmoid(0))."""
+    return ops.log1p(ops.exp(ops.where(ops.greater(t, 0), ops.negative(t), t)))
 
 
 def gelu(x, approximate: bool = False):
@@ -59,13 +71,15 @@ _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
 def _erf(t):
-    """erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7), odd-extended from x >= 0."""
-    a = ops.abs(t)
+    """erf by Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7), odd-extended from x >= 0 as
+    s·f(s·t) with a constant sign s (1 at 0), so erf'(0) is f'(0) ≈ 2/√π, not sign'·f = 0."""
+    s = ops.where(ops.less(t, 0), -1.0, 1.0)
+    a = ops.multiply(s, t)
     k = ops.divide(1.0, ops.add(1.0, ops.multiply(_ERF_P, a)))
     poly = 0.0
     for c in reversed(_ERF_A):
         poly = ops.multiply(ops.add(poly, c), k)
-    return ops.multiply(ops.sign(t), ops.subtract(1.0, ops.multiply(poly, ops.exp(ops.negative(ops.square(a))))))
+    return ops.multiply(s, ops.subtract(1.0, ops.multiply(poly, ops.exp(ops.negative(ops.square(a))))))
 
 
 def _shifted(x, axis: int):

@@ -13,7 +13,8 @@ from ...ir import dtypes as dt
 from .. import ops
 from ..core import apply, lift, user_loc
 from ..shape_ops import one_hot
-from .functional import log_softmax, relu
+from ..tensor import Tensor
+from .functional import log_softmax, relu, softplus_tail
 
 _REDUCTIONS = ("mean", "sum", "none")
 _TINY = math.exp(-100.0)
@@ -71,10 +72,11 @@ def softmax_cross_entropy(logits, onehot, reduction: str = "mean"):
 
 def binary_cross_entropy(pred, target, from_logits: bool = False, reduction: str = "mean"):
     """-(y log p + (1-y) log(1-p)). With probabilities, each log is clamped at -100 (PyTorch's
-    rule) so p = 0 or 1 stays finite; with logits, the exact form max(x,0) - x·y + log1p(e^-|x|)."""
+    rule) so p = 0 or 1 stays finite; with logits, the exact form max(x,0) - x·y + log1p(e^-|x|)
+    (softplus's pieces: the gradient is sigmoid(x) - y at x = 0 too)."""
     p, y = _pair("binary_cross_entropy", pred, target)
     if from_logits:
-        per = ops.add(ops.subtract(relu(p), ops.multiply(p, y)), ops.log1p(ops.exp(ops.negative(ops.abs(p)))))
+        per = ops.add(ops.subtract(relu(p), ops.multiply(p, y)), softplus_tail(p))
     else:
         log_p, log_q = _clamped_log(p), _clamped_log(ops.subtract(1.0, p))
         per = ops.negative(ops.add(ops.multiply(y, log_p), ops.multiply(ops.subtract(1.0, y), log_q)))
@@ -93,9 +95,13 @@ def mse(pred, target, reduction: str = "mean"):
 
 
 def huber(pred, target, delta: float = 1.0, reduction: str = "mean"):
-    """½e² where |e| ≤ delta, delta·(|e| − ½delta) beyond (Keras's Huber)."""
+    """½e² where |e| ≤ delta, delta·(|e| − ½delta) beyond (Keras's Huber). The square is of e
+    itself, so the second derivative at 0 is 1; at |e| = delta the quadratic branch holds
+    (PyTorch's choice)."""
     p, t = _pair("huber", pred, target)
-    a = ops.abs(ops.subtract(p, t))
-    quad = ops.minimum(a, delta)
-    per = ops.add(ops.multiply(0.5, ops.square(quad)), ops.multiply(delta, ops.subtract(a, quad)))
+    e = ops.subtract(p, t)
+    a = ops.abs(e)
+    inside = ops.less_equal(a, delta)
+    quad = ops.multiply(0.5, ops.square(ops.where(inside, e, 0.0)))  # an infinite e gets no NaN from e²
+    per = ops.where(inside, quad, ops.multiply(delta, ops.subtract(a, 0.5 * delta)))
     return _reduce(_per_example(per), reduction)
