@@ -13,7 +13,6 @@ from ...ir import dtypes as dt
 from .. import ops
 from ..core import apply, lift, user_loc
 from ..shape_ops import one_hot
-from ..tensor import Tensor
 from .functional import log_softmax, relu, softplus_tail
 
 _REDUCTIONS = ("mean", "sum", "none")
