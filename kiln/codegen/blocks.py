@@ -1,0 +1,206 @@
+"""Accurate float sums over long reduction spaces: the space runs in blocks, each summed into
+a fresh partial by the same (vectorized) inner loops, and the partials are added in a pairwise
+tree. One running float32 value over a whole reduction space loses about one ulp of the total
+per step once the steps are small beside it (the sum of 8192² ones stopped near 6.6e7); a
+tree's rounding grows with log2 of the blocks, as NumPy's pairwise summation does. The block
+boundary is an outer loop: the loops inside a block are those of an unblocked reduction.
+
+The tree is a binary counter of levels: after block c, the partial carries up while c's low
+bits are set (adding the level it meets), then rests at the first clear level; level j then
+holds the sum of 2^j consecutive blocks, and the total is the sum of the levels of the set
+bits of the block count (known when the kernel is compiled).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from llvmlite import ir
+
+from .loops import loop, nest, small_nest
+from .scalar import I64
+
+BLOCK = 4096  # reduction points per partial of a plain (vectorized) loop: 32 lanes of 128 each
+STEPS = 1024  # steps per partial where each running value takes one element a step (lanes, rows)
+WRITTEN_OUT = 64  # running values of a cell that are written out, not looped over (all lanes: LANES)
+
+
+def split(dims: tuple[int, ...], block: int) -> tuple[int, int] | None:
+    """(d, chunk): the loops over dims before d run outside the blocks, dim d in chunks of
+    `chunk`, the dims after d inside a block, so that a block holds at most `block` points
+    (or one point of dims d+1.. when that alone is more); None when all of dims is one block."""
+    inner = 1
+    for d in reversed(range(len(dims))):
+        if inner * dims[d] > block:
+            return d, max(1, block // inner)
+        inner *= dims[d]
+    return None
+
+
+def count(dims: tuple[int, ...], cut: tuple[int, int]) -> int:
+    """Blocks of dims cut by `split`."""
+    d, chunk = cut
+    return math.prod(dims[:d]) * -(-dims[d] // chunk)
+
+
+def blocked(b: ir.IRBuilder, alloca: Callable, dims: tuple[int, ...], block: int, body: Callable,
+            size: int | None, cells: list[Cell], partials: type | None = None, hint: ir.MDValue | None = None
+            ) -> None:
+    """The steps `body` over dims; a long space with float sums among its running values
+    `cells` runs in blocks of about `block` steps whose partials add up in a `Tree` (or in
+    `Levels2`, then in blocks of at least sqrt(steps)). `size` as for small_nest (None: a
+    plain nest); `hint` goes on the innermost loops of a block."""
+    partials = partials or Tree
+    least = max(block, math.isqrt(math.prod(dims))) if partials is Levels2 else block
+    cut = split(dims, least) if cells else None
+    if cut is None:
+        (nest(b, dims, body, "r") if size is None else small_nest(b, dims, body, "r", size))
+        return
+    tree = partials(b, alloca, cells, count(dims, cut))
+    _blocked_nest(b, dims, cut, body, "r", size, tree, hint)
+    tree.total()
+
+
+def _blocked_nest(b: ir.IRBuilder, dims: tuple[int, ...], cut: tuple[int, int], body: Callable, prefix: str,
+                  size: int | None, tree: "Tree | Levels2", hint: ir.MDValue | None) -> None:
+    """`nest` over dims in the blocks of `cut`: tree.start() before and tree.end() after each
+    block. The dims inside a block form a `small_nest` of body `size` (a plain nest when None)."""
+    d, chunk = cut
+    n, inside = dims[d], dims[d + 1:]
+
+    def rows(ivs: list[ir.Value]) -> None:
+        if size is None:
+            nest(b, inside, lambda rest: body(ivs + rest), f"{prefix}n", hint=hint)
+        else:
+            small_nest(b, inside, lambda rest: body(ivs + rest), f"{prefix}n", size)
+
+    def block(outer: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
+        tree.start()
+        loop(b, lo, hi, lambda i: rows(outer + [i]), f"{prefix}c", None if inside else hint)
+        tree.end()
+
+    def chunks(outer: list[ir.Value]) -> None:
+        full = n // chunk
+        if full:
+            first = lambda c: b.mul(c, I64(chunk))  # noqa: E731
+            loop(b, I64(0), I64(full), lambda c: block(outer, first(c), b.add(first(c), I64(chunk))),
+                 f"{prefix}b")
+        if n % chunk:
+            block(outer, I64(full * chunk), I64(n))
+    nest(b, dims[:d], chunks, prefix)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Running sums at positions [lo, hi) of the stack array `at` of `t` (one value, a row of
+    lanes, or a span of an output row) that `width` positions of each tree level mirror."""
+
+    at: ir.Value
+    t: ir.Type
+    width: int
+    lo: ir.Value
+    hi: ir.Value
+
+
+class Tree:
+    """The pairwise tree of the partials of `cells` over `blocks` blocks (`alloca` gives
+    stack arrays from the function's entry)."""
+
+    def __init__(self, b: ir.IRBuilder, alloca: Callable, cells: list[Cell], blocks: int):
+        self.b, self.cells, self.blocks = b, cells, blocks
+        depth = blocks.bit_length()
+        self.levels = [alloca(c.t, depth * c.width) for c in cells]
+        self.count = alloca(I64)
+        b.store(I64(0), self.count)
+
+    def start(self) -> None:
+        """A fresh partial: every cell 0."""
+        self._each(lambda c, lv, w: self.b.store(ir.Constant(c.t, 0.0), _at(self.b, c.at, w, c.t)))
+
+    def end(self) -> None:
+        """Carry the block's partial up the levels (the binary counter's increment)."""
+        b = self.b
+        n = b.load(self.count, typ=I64)
+        pre = b.block
+        head, carry, rest = (b.append_basic_block(f"tree.{s}") for s in ("head", "carry", "rest"))
+        b.branch(head)
+        b.position_at_end(head)
+        level, bits = b.phi(I64, name="level"), b.phi(I64, name="bits")
+        level.add_incoming(I64(0), pre)
+        bits.add_incoming(n, pre)
+        b.cbranch(b.trunc(bits, ir.IntType(1)), carry, rest)
+        b.position_at_end(carry)
+        self._each(lambda c, lv, w: self._add(c, lv, level, w))
+        level.add_incoming(b.add(level, I64(1)), b.block)
+        bits.add_incoming(b.lshr(bits, I64(1)), b.block)
+        b.branch(head)
+        b.position_at_end(rest)
+        self._each(lambda c, lv, w: b.store(b.load(_at(b, c.at, w, c.t), typ=c.t),
+                                            self._slot(c, lv, level, w)))
+        b.store(b.add(n, I64(1)), self.count)
+
+    def total(self) -> None:
+        """The cells' totals: the levels of the block count's set bits, smallest first."""
+        b = self.b
+        bits = [j for j in range(self.blocks.bit_length()) if self.blocks >> j & 1]
+        self._each(lambda c, lv, w: b.store(b.load(self._slot(c, lv, I64(bits[0]), w), typ=c.t),
+                                            _at(b, c.at, w, c.t)))
+        for j in bits[1:]:
+            self._each(lambda c, lv, w, j=j: self._add(c, lv, I64(j), w))
+
+    def _add(self, c: Cell, levels: ir.Value, level: ir.Value, w: ir.Value) -> None:
+        b = self.b
+        cell = _at(b, c.at, w, c.t)
+        b.store(b.fadd(b.load(cell, typ=c.t), b.load(self._slot(c, levels, level, w), typ=c.t)), cell)
+
+    def _slot(self, c: Cell, levels: ir.Value, level: ir.Value, w: ir.Value) -> ir.Value:
+        return _at(self.b, levels, self.b.add(self.b.mul(level, I64(c.width)), w), c.t)
+
+    def _each(self, f: Callable[[Cell, ir.Value, ir.Value], None]) -> None:
+        """f(cell, its levels, position) at every position of every cell: written out for a
+        few constant positions (a point's running values, a row of lanes), so that they stay
+        in registers in the loops of a block; a loop over a span of an output row."""
+        for c, lv in zip(self.cells, self.levels):
+            if isinstance(c.lo, ir.Constant) and isinstance(c.hi, ir.Constant) \
+                    and c.hi.constant - c.lo.constant <= WRITTEN_OUT:
+                for w in range(c.lo.constant, c.hi.constant):
+                    f(c, lv, I64(w))
+            else:
+                loop(self.b, c.lo, c.hi, lambda w, c=c, lv=lv: f(c, lv, w), "tree.w")
+
+
+def _at(b: ir.IRBuilder, array: ir.Value, i: ir.Value, t: ir.Type) -> ir.Value:
+    return b.gep(array, [i], inbounds=True, source_etype=t)
+
+
+class Levels2:
+    """Two levels for running values at constant positions (a row of lanes): each block's
+    partial is added into a total. LLVM keeps such lanes in registers only while every access
+    has a constant position, which a tree's levels (indexed by the block count) would break;
+    with blocks of about sqrt(steps), rounding grows with the square root of the steps."""
+
+    def __init__(self, b: ir.IRBuilder, alloca: Callable, cells: list[Cell], blocks: int):
+        self.b, self.cells = b, cells
+        self.totals = [alloca(c.t, c.width) for c in cells]
+        for c, tot in zip(cells, self.totals):
+            for w in range(c.lo.constant, c.hi.constant):
+                b.store(ir.Constant(c.t, 0.0), _at(b, tot, I64(w), c.t))
+
+    def start(self) -> None:
+        for c in self.cells:
+            for w in range(c.lo.constant, c.hi.constant):
+                self.b.store(ir.Constant(c.t, 0.0), _at(self.b, c.at, I64(w), c.t))
+
+    def end(self) -> None:
+        b = self.b
+        for c, tot in zip(self.cells, self.totals):
+            for w in range(c.lo.constant, c.hi.constant):
+                p = _at(b, tot, I64(w), c.t)
+                b.store(b.fadd(b.load(p, typ=c.t), b.load(_at(b, c.at, I64(w), c.t), typ=c.t)), p)
+
+    def total(self) -> None:
+        b = self.b
+        for c, tot in zip(self.cells, self.totals):
+            for w in range(c.lo.constant, c.hi.constant):
+                b.store(b.load(_at(b, tot, I64(w), c.t), typ=c.t), _at(b, c.at, I64(w), c.t))
