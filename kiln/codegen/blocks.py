@@ -22,7 +22,7 @@ from .loops import loop, nest, small_nest
 from .scalar import I64
 
 BLOCK = 4096  # reduction points per partial of a plain (vectorized) loop: 32 lanes of 128 each
-STEPS = 1024  # steps per partial where each running value takes one element a step (lanes, rows)
+STEPS = 256  # steps per partial where each running value takes one element a step (lanes, rows)
 WRITTEN_OUT = 64  # running values of a cell that are written out, not looped over (all lanes: LANES)
 
 
@@ -45,25 +45,21 @@ def count(dims: tuple[int, ...], cut: tuple[int, int]) -> int:
 
 
 def blocked(b: ir.IRBuilder, alloca: Callable, dims: tuple[int, ...], block: int, body: Callable,
-            size: int | None, cells: list[Cell], partials: type | None = None, hint: ir.MDValue | None = None
-            ) -> None:
+            size: int | None, cells: list[Cell], hint: ir.MDValue | None = None) -> None:
     """The steps `body` over dims; a long space with float sums among its running values
-    `cells` runs in blocks of about `block` steps whose partials add up in a `Tree` (or in
-    `Levels2`, then in blocks of at least sqrt(steps)). `size` as for small_nest (None: a
-    plain nest); `hint` goes on the innermost loops of a block."""
-    partials = partials or Tree
-    least = max(block, math.isqrt(math.prod(dims))) if partials is Levels2 else block
-    cut = split(dims, least) if cells else None
+    `cells` runs in blocks of about `block` steps whose partials add up in a `Tree`. `size`
+    as for small_nest (None: a plain nest); `hint` goes on the innermost loops of a block."""
+    cut = split(dims, block) if cells else None
     if cut is None:
         (nest(b, dims, body, "r") if size is None else small_nest(b, dims, body, "r", size))
         return
-    tree = partials(b, alloca, cells, count(dims, cut))
+    tree = Tree(b, alloca, cells, count(dims, cut))
     _blocked_nest(b, dims, cut, body, "r", size, tree, hint)
     tree.total()
 
 
 def _blocked_nest(b: ir.IRBuilder, dims: tuple[int, ...], cut: tuple[int, int], body: Callable, prefix: str,
-                  size: int | None, tree: "Tree | Levels2", hint: ir.MDValue | None) -> None:
+                  size: int | None, tree: "Tree", hint: ir.MDValue | None) -> None:
     """`nest` over dims in the blocks of `cut`: tree.start() before and tree.end() after each
     block. The dims inside a block form a `small_nest` of body `size` (a plain nest when None)."""
     d, chunk = cut
@@ -111,6 +107,9 @@ class Tree:
         self.b, self.cells, self.blocks = b, cells, blocks
         depth = blocks.bit_length()
         self.levels = [alloca(c.t, depth * c.width) for c in cells]
+        # a written-out cell (lanes LLVM keeps in registers) carries up in a copy: the cell
+        # itself is then only read and written at constant positions, outside any loop
+        self.carried = {id(c): alloca(c.t, c.width) if _written_out(c) else c.at for c in cells}
         self.count = alloca(I64)
         b.store(I64(0), self.count)
 
@@ -122,6 +121,10 @@ class Tree:
         """Carry the block's partial up the levels (the binary counter's increment)."""
         b = self.b
         n = b.load(self.count, typ=I64)
+        for c in self.cells:
+            if self.carried[id(c)] is not c.at:
+                self._each(lambda c, lv, w: b.store(b.load(_at(b, c.at, w, c.t), typ=c.t),
+                                                    _at(b, self.carried[id(c)], w, c.t)), [c])
         pre = b.block
         head, carry, rest = (b.append_basic_block(f"tree.{s}") for s in ("head", "carry", "rest"))
         b.branch(head)
@@ -131,12 +134,12 @@ class Tree:
         bits.add_incoming(n, pre)
         b.cbranch(b.trunc(bits, ir.IntType(1)), carry, rest)
         b.position_at_end(carry)
-        self._each(lambda c, lv, w: self._add(c, lv, level, w))
+        self._each(lambda c, lv, w: self._add(c, lv, level, w, self.carried[id(c)]))
         level.add_incoming(b.add(level, I64(1)), b.block)
         bits.add_incoming(b.lshr(bits, I64(1)), b.block)
         b.branch(head)
         b.position_at_end(rest)
-        self._each(lambda c, lv, w: b.store(b.load(_at(b, c.at, w, c.t), typ=c.t),
+        self._each(lambda c, lv, w: b.store(b.load(_at(b, self.carried[id(c)], w, c.t), typ=c.t),
                                             self._slot(c, lv, level, w)))
         b.store(b.add(n, I64(1)), self.count)
 
@@ -147,60 +150,35 @@ class Tree:
         self._each(lambda c, lv, w: b.store(b.load(self._slot(c, lv, I64(bits[0]), w), typ=c.t),
                                             _at(b, c.at, w, c.t)))
         for j in bits[1:]:
-            self._each(lambda c, lv, w, j=j: self._add(c, lv, I64(j), w))
+            self._each(lambda c, lv, w, j=j: self._add(c, lv, I64(j), w, c.at))
 
-    def _add(self, c: Cell, levels: ir.Value, level: ir.Value, w: ir.Value) -> None:
+    def _add(self, c: Cell, levels: ir.Value, level: ir.Value, w: ir.Value, into: ir.Value) -> None:
         b = self.b
-        cell = _at(b, c.at, w, c.t)
+        cell = _at(b, into, w, c.t)
         b.store(b.fadd(b.load(cell, typ=c.t), b.load(self._slot(c, levels, level, w), typ=c.t)), cell)
 
     def _slot(self, c: Cell, levels: ir.Value, level: ir.Value, w: ir.Value) -> ir.Value:
         return _at(self.b, levels, self.b.add(self.b.mul(level, I64(c.width)), w), c.t)
 
-    def _each(self, f: Callable[[Cell, ir.Value, ir.Value], None]) -> None:
-        """f(cell, its levels, position) at every position of every cell: written out for a
-        few constant positions (a point's running values, a row of lanes), so that they stay
-        in registers in the loops of a block; a loop over a span of an output row."""
+    def _each(self, f: Callable[[Cell, ir.Value, ir.Value], None], cells: list[Cell] | None = None) -> None:
+        """f(cell, its levels, position) at every position of every cell (or of `cells`):
+        written out for a few constant positions (a point's running values, a row of lanes),
+        so that they stay in registers in the loops of a block; a loop over a span of an
+        output row."""
         for c, lv in zip(self.cells, self.levels):
-            if isinstance(c.lo, ir.Constant) and isinstance(c.hi, ir.Constant) \
-                    and c.hi.constant - c.lo.constant <= WRITTEN_OUT:
+            if cells is not None and c not in cells:
+                continue
+            if _written_out(c):
                 for w in range(c.lo.constant, c.hi.constant):
                     f(c, lv, I64(w))
             else:
                 loop(self.b, c.lo, c.hi, lambda w, c=c, lv=lv: f(c, lv, w), "tree.w")
 
 
+def _written_out(c: Cell) -> bool:
+    return isinstance(c.lo, ir.Constant) and isinstance(c.hi, ir.Constant) \
+        and c.hi.constant - c.lo.constant <= WRITTEN_OUT
+
+
 def _at(b: ir.IRBuilder, array: ir.Value, i: ir.Value, t: ir.Type) -> ir.Value:
     return b.gep(array, [i], inbounds=True, source_etype=t)
-
-
-class Levels2:
-    """Two levels for running values at constant positions (a row of lanes): each block's
-    partial is added into a total. LLVM keeps such lanes in registers only while every access
-    has a constant position, which a tree's levels (indexed by the block count) would break;
-    with blocks of about sqrt(steps), rounding grows with the square root of the steps."""
-
-    def __init__(self, b: ir.IRBuilder, alloca: Callable, cells: list[Cell], blocks: int):
-        self.b, self.cells = b, cells
-        self.totals = [alloca(c.t, c.width) for c in cells]
-        for c, tot in zip(cells, self.totals):
-            for w in range(c.lo.constant, c.hi.constant):
-                b.store(ir.Constant(c.t, 0.0), _at(b, tot, I64(w), c.t))
-
-    def start(self) -> None:
-        for c in self.cells:
-            for w in range(c.lo.constant, c.hi.constant):
-                self.b.store(ir.Constant(c.t, 0.0), _at(self.b, c.at, I64(w), c.t))
-
-    def end(self) -> None:
-        b = self.b
-        for c, tot in zip(self.cells, self.totals):
-            for w in range(c.lo.constant, c.hi.constant):
-                p = _at(b, tot, I64(w), c.t)
-                b.store(b.fadd(b.load(p, typ=c.t), b.load(_at(b, c.at, I64(w), c.t), typ=c.t)), p)
-
-    def total(self) -> None:
-        b = self.b
-        for c, tot in zip(self.cells, self.totals):
-            for w in range(c.lo.constant, c.hi.constant):
-                b.store(b.load(_at(b, tot, I64(w), c.t), typ=c.t), _at(b, c.at, I64(w), c.t))

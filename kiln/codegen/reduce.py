@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ..ir.kernel import GUARD, Expr, Kernel, Reduction, body_size, nodes, refs
-from .blocks import BLOCK, STEPS, Cell, Levels2, blocked, split
+from .blocks import BLOCK, STEPS, Cell, blocked, split
 from .loops import HEAVY_BODY, interleave_hint, loop, nest, scalar_hint, small_nest
 from .rows import RowGuard, coef, row_guard, row_range
 from .scalar import I64, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type
@@ -122,14 +122,14 @@ class Reductions:
 
         loop(b, I64(0), I64(lanes), init, "l")
         cells = [Cell(a, t, lanes, I64(0), I64(lanes)) for (red, t), a in zip(slots, accs) if _summed(red)]
-        if cells and chunks == 1 and split(rshape[:-1], BLOCK):
+        if cells and chunks == 1 and split(rshape[:-1], STEPS):
             # the lanes written out (constant positions keep them in registers in a blocked nest)
             # under loops that stay scalar (vectorizing one across the lanes would gather)
             written = lambda outer: [step(outer + [I64(0)], I64(r)) for r in range(lanes)]  # noqa: E731
-            blocked(b, self.alloca, rshape[:-1], BLOCK, written, None, cells, Levels2, scalar_hint(self.module))
+            blocked(b, self.alloca, rshape[:-1], STEPS, written, None, cells, hint=scalar_hint(self.module))
         else:
             looped = lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer, r), "lr")  # noqa: E731
-            blocked(b, self.alloca, (*rshape[:-1], chunks), BLOCK, looped, None, cells, Levels2)
+            blocked(b, self.alloca, (*rshape[:-1], chunks), STEPS, looped, None, cells)
         totals = [self.alloca(t) for _, t in slots]
         for (red, _), tot in zip(slots, totals):
             b.store(_identity(red.kind, red.value.dtype), tot)
