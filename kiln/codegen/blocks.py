@@ -1,9 +1,10 @@
 """Accurate float sums over long reduction spaces: the space runs in blocks, each summed into
 a fresh partial by the same (vectorized) inner loops, and the partials are added in a pairwise
-tree. One running float32 value over a whole reduction space loses about one ulp of the total
-per step once the steps are small beside it (the sum of 8192² ones stopped near 6.6e7); a
-tree's rounding grows with log2 of the blocks, as NumPy's pairwise summation does. The block
-boundary is an outer loop: the loops inside a block are those of an unblocked reduction.
+tree. One running float32 value over a whole reduction space loses up to half an ulp of the
+total on every step once the steps are small beside it (a sum of 8192² ones stops short of
+2^26); a tree's rounding grows with log2 of the blocks, as NumPy's pairwise summation does.
+The block boundary is an outer loop: the loops inside a block are those of an unblocked
+reduction.
 
 The tree is a binary counter of levels: after block c, the partial carries up while c's low
 bits are set (adding the level it meets), then rests at the first clear level; level j then
@@ -36,6 +37,19 @@ def split(dims: tuple[int, ...], block: int) -> tuple[int, int] | None:
             return d, max(1, block // inner)
         inner *= dims[d]
     return None
+
+
+ROW_TREE = 1 << 19  # stack bytes the tree levels of one output row may take
+
+
+def row_steps(dims: tuple[int, ...], row_bytes: int) -> int | None:
+    """Steps per block of a reduction adding whole output rows of `row_bytes` over dims, or
+    None when it needs no blocks: STEPS, or more where the levels of a wide row would not fit
+    ROW_TREE (past it, a row runs unblocked: its levels alone would overflow a thread's stack)."""
+    steps = STEPS
+    while (cut := split(dims, steps)) and count(dims, cut).bit_length() * row_bytes > ROW_TREE:
+        steps *= 2
+    return steps if cut else None
 
 
 def count(dims: tuple[int, ...], cut: tuple[int, int]) -> int:

@@ -6,8 +6,9 @@ costly values the row stores need again are kept in a row array); lanes, one run
 per position of a short innermost row, combined once at the end; jammed points, a short
 innermost output row whose points share one pass (and so the loads they have in common);
 and whole output rows at a time (a RowForm): a guarded window sum whose guard becomes loop
-bounds, or a reduction down columns adding each input row into a running output row. Mixed
-into the CPU kernel emitter; imports ir and codegen only.
+bounds, or a reduction down columns adding each input row into a running output row. In
+every shape a float sum over a long space adds fresh partials in a pairwise tree (blocks.py).
+Mixed into the CPU kernel emitter; imports ir and codegen only.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ..ir.kernel import GUARD, Expr, Kernel, Reduction, body_size, nodes, refs
-from .blocks import BLOCK, STEPS, Cell, blocked, split
+from .blocks import BLOCK, STEPS, Cell, blocked, row_steps, split
 from .loops import HEAVY_BODY, interleave_hint, loop, nest, scalar_hint, small_nest
 from .rows import RowGuard, coef, row_guard, row_range
 from .scalar import I64, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type
@@ -192,8 +193,9 @@ class Reductions:
         # the window's rows loop and the taps of a row are written out: a vectorized loop per
         # tap of one row, not per tap of the window (W4 first call 0.94 -> 0.85 s, same speed)
         size = body_size([form.value])
-        if _summed(red) and split(k.rshape, STEPS):
-            blocked(b, self.alloca, k.rshape, STEPS, step, size, [Cell(acc, t, width, first, last)])
+        steps = row_steps(k.rshape, width * d.itemsize) if _summed(red) else None
+        if steps:
+            blocked(b, self.alloca, k.rshape, steps, step, size, [Cell(acc, t, width, first, last)])
         else:
             nest(b, k.rshape[:-1],
                  lambda outer: small_nest(b, k.rshape[-1:], lambda last: step(outer + last), "rt", size), "r")

@@ -57,25 +57,26 @@ def sq(x):
 CASES = {  # name: (function, numpy reference on float64, shape, reduced size, loop shape)
     "long rows": (lambda x: kn.sum(x, axis=1), lambda x: x.sum(1), (3, 1 << 21), 1 << 21, "plain"),
     "whole array": (lambda x: kn.sum(x), lambda x: x.sum(), (1024, 2048), 1 << 21, "plain"),
-    "two axes, keepdims": (lambda x: kn.sum(x, axis=(0, 2), keepdims=True), lambda x: x.sum((0, 2), keepdims=True),
-                           (512, 3, 1024), 1 << 19, "plain"),
+    "two axes, keepdims": (lambda x: kn.sum(x, axis=(0, 2), keepdims=True),
+                           lambda x: x.sum((0, 2), keepdims=True), (512, 3, 1024), 1 << 19, "plain"),
     "mean": (lambda x: kn.mean(x, axis=-1), lambda x: x.mean(-1), (2, 1 << 21), 1 << 21, "plain"),
     "short points jammed": (lambda x: kn.sum(x, axis=1), lambda x: x.sum(1), (3, 1 << 19, 4), 1 << 19, "jam"),
     "lanes": (lambda x: kn.sum(x[..., :16], axis=(0, 2)), lambda x: x[..., :16].sum((0, 2)), (1 << 16, 3, 20),
               1 << 20, "lanes"),
     "jammed lanes in chunks": (lambda x: kn.sum(x[:, :3, None, :] * x[:, None, 3:, :], axis=(0, 3)),
-                               lambda x: (x[:, :3, None, :] * x[:, None, 3:, :]).sum((0, 3)), (1 << 15, 8, 32),
-                               1 << 20, "jam"),
+                               lambda x: (x[:, :3, None, :] * x[:, None, 3:, :]).sum((0, 3)),
+                               (1 << 15, 8, 32), 1 << 20, "jam"),
     "columns": (lambda x: kn.sum(x, axis=0), lambda x: x.sum(0), (1 << 16, 48), 1 << 16, "column"),
     "wide columns": (lambda x: kn.sum(x, axis=0), lambda x: x.sum(0), (1 << 14, 200), 1 << 14, "column"),
     "guarded rows": (lambda x: kn.sum(kn.pad(x, ((0, 0), (0, 0), (2, 2))), axis=1),
-                     lambda x: np.pad(x, ((0, 0), (0, 0), (2, 2))).sum(1), (2, 1 << 15, 60), 1 << 15, "guard"),
+                     lambda x: np.pad(x, ((0, 0), (0, 0), (2, 2))).sum(1), (2, 1 << 15, 60), 1 << 15,
+                     "guard"),
     "norm": (lambda x: kn.norm(x), lambda x: np.sqrt(sq(x).sum()), (1024, 2048), 1 << 21, "plain"),
-    "logsumexp": (lambda x: kn.logsumexp(x, axis=1), lambda x: np.log(np.exp(x).sum(1)), (2, 1 << 21), 1 << 21,
-                  "plain"),
+    "logsumexp": (lambda x: kn.logsumexp(x, axis=1), lambda x: np.log(np.exp(x).sum(1)), (2, 1 << 21),
+                  1 << 21, "plain"),
     "softmax denominators": (lambda x: kn.nn.softmax(x, axis=1)[:, :4],
-                             lambda x: (np.exp(x) / np.exp(x).sum(1, keepdims=True))[:, :4], (2, 1 << 21), 1 << 21,
-                             "plain"),
+                             lambda x: (np.exp(x) / np.exp(x).sum(1, keepdims=True))[:, :4], (2, 1 << 21),
+                             1 << 21, "plain"),
     "batch statistics": (lambda x: kn.mean(sq(x - kn.mean(x, axis=(0, 2, 3), keepdims=True)), axis=(0, 2, 3)),
                          lambda x: x.var((0, 2, 3)), (256, 3, 64, 64), 1 << 20, "lanes"),
 }
@@ -117,7 +118,8 @@ def test_mean_of_1e4_squared_values() -> None:
     the loop (no 400 MB array); the reference sums the same float32 values in float64."""
     a, b = (RNG.random(10_000).astype(np.float32) / 2 for _ in range(2))
     f = kn.jit(lambda a, b: kn.mean(a[:, None] + b[None, :]))
-    want = sum(float((a[i:i + 1000, None] + b[None, :]).astype(np.float64).sum()) for i in range(0, 10_000, 1000))
+    want = sum(float((a[i:i + 1000, None] + b[None, :]).astype(np.float64).sum())
+               for i in range(0, 10_000, 1000))
     assert error(f(a, b), want / 1e8) <= bound(10 ** 8, np.float32)
 
 
