@@ -62,13 +62,24 @@ def interleave_hint(module: ir.Module, count: int) -> ir.MDValue:
     """`llvm.loop` metadata asking the vectorizer to interleave `count` vector iterations:
     a long dependent chain per element (a polynomial, a division) leaves the core idle
     unless independent iterations overlap."""
+    return _hint(module, "llvm.loop.interleave.count", count)
+
+
+def scalar_hint(module: ir.Module) -> ir.MDValue:
+    """`llvm.loop` metadata keeping a loop scalar: its body is already vector-wide (written-out
+    lanes, which the SLP vectorizer packs) and vectorizing the loop would gather across them."""
+    return _hint(module, "llvm.loop.vectorize.width", 1)
+
+
+def _hint(module: ir.Module, option: str, value: int) -> ir.MDValue:
+    """A loop id holding one `option` (one per module and option)."""
     cache = module.__dict__.setdefault("_kiln_hints", {})
-    if count not in cache:
-        opt = module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"), ir.IntType(32)(count)])
+    if (option, value) not in cache:
+        opt = module.add_metadata([ir.MetaDataString(module, option), ir.IntType(32)(value)])
         loop_id = ir.values.MDValue(module, [], name=str(len(module.metadata)))
         loop_id.operands = (loop_id, opt)  # NOTE: a loop id names itself first (LLVM's rule)
-        cache[count] = loop_id
-    return cache[count]
+        cache[option, value] = loop_id
+    return cache[option, value]
 
 
 UNROLL = 32  # reduction spaces up to this many points may be written out, not looped

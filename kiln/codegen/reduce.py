@@ -6,8 +6,9 @@ costly values the row stores need again are kept in a row array); lanes, one run
 per position of a short innermost row, combined once at the end; jammed points, a short
 innermost output row whose points share one pass (and so the loads they have in common);
 and whole output rows at a time (a RowForm): a guarded window sum whose guard becomes loop
-bounds, or a reduction down columns adding each input row into a running output row. Mixed
-into the CPU kernel emitter; imports ir and codegen only.
+bounds, or a reduction down columns adding each input row into a running output row. In
+every shape a float sum over a long space adds fresh partials in a pairwise tree (blocks.py).
+Mixed into the CPU kernel emitter; imports ir and codegen only.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ..ir.kernel import GUARD, Expr, Kernel, Reduction, body_size, nodes, refs
-from .loops import HEAVY_BODY, interleave_hint, loop, nest, small_nest
+from .blocks import BLOCK, STEPS, Cell, blocked, row_steps, split
+from .loops import HEAVY_BODY, interleave_hint, loop, nest, scalar_hint, small_nest
 from .rows import RowGuard, coef, row_guard, row_range
 from .scalar import I64, REDUCE_FLAGS, ScalarEmitter, constant, llvm_type
 
@@ -87,7 +89,9 @@ class Reductions:
                         b.store(_combine(b, em, r.kind, d, cur, v), a)
                 for e, row in rows:
                     b.store(em(e), _at(b, row, self._flat(rivs, self.k.rshape), llvm_type(e.dtype)))
-        small_nest(b, self.k.rshape, step, "r", len(pts) * body_size([r.value for r in reds]))
+        size = len(pts) * body_size([r.value for r in reds])
+        blocked(b, self.alloca, self.k.rshape, BLOCK, step, size,
+                [Cell(a, llvm_type(r.value.dtype), 1, I64(0), I64(1)) for r, a, _ in slots if _summed(r)])
         out = [b.load(p, typ=I64) if p is not None else b.load(a, typ=llvm_type(r.value.dtype))
                for r, a, p in slots]
         return [out[n * len(reds):(n + 1) * len(reds)] for n in range(len(pts))]
@@ -118,8 +122,15 @@ class Reductions:
                     b.store(_combine(b, em, red.kind, red.value.dtype, b.load(p, typ=t), em(red.value)), p)
 
         loop(b, I64(0), I64(lanes), init, "l")
-        nest(b, (*rshape[:-1], chunks),
-             lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer, r), "lr"), "r")
+        cells = [Cell(a, t, lanes, I64(0), I64(lanes)) for (red, t), a in zip(slots, accs) if _summed(red)]
+        if cells and chunks == 1 and split(rshape[:-1], STEPS):
+            # the lanes written out (constant positions keep them in registers in a blocked nest)
+            # under loops that stay scalar (vectorizing one across the lanes would gather)
+            written = lambda outer: [step(outer + [I64(0)], I64(r)) for r in range(lanes)]  # noqa: E731
+            blocked(b, self.alloca, rshape[:-1], STEPS, written, None, cells, hint=scalar_hint(self.module))
+        else:
+            looped = lambda outer: loop(b, I64(0), I64(lanes), lambda r: step(outer, r), "lr")  # noqa: E731
+            blocked(b, self.alloca, (*rshape[:-1], chunks), STEPS, looped, None, cells)
         totals = [self.alloca(t) for _, t in slots]
         for (red, _), tot in zip(slots, totals):
             b.store(_identity(red.kind, red.value.dtype), tot)
@@ -182,8 +193,12 @@ class Reductions:
         # the window's rows loop and the taps of a row are written out: a vectorized loop per
         # tap of one row, not per tap of the window (W4 first call 0.94 -> 0.85 s, same speed)
         size = body_size([form.value])
-        nest(b, k.rshape[:-1],
-             lambda outer: small_nest(b, k.rshape[-1:], lambda last: step(outer + last), "rt", size), "r")
+        steps = row_steps(k.rshape, width * d.itemsize) if _summed(red) else None
+        if steps:
+            blocked(b, self.alloca, k.rshape, steps, step, size, [Cell(acc, t, width, first, last)])
+        else:
+            nest(b, k.rshape[:-1],
+                 lambda outer: small_nest(b, k.rshape[-1:], lambda last: step(outer + last), "rt", size), "r")
 
     def scan_point(self, ivs: list[ir.Value]) -> None:
         (r,) = self.k.reductions
@@ -281,6 +296,12 @@ def _row_values(k: Kernel, inner: list) -> dict[int, Expr]:
         else:
             stack.extend(e.args)
     return keep
+
+
+def _summed(r: Reduction) -> bool:
+    """A float sum: the running values whose rounding grows with the steps (integer sums are
+    exact; a max or min never rounds; a product's relative error is NumPy's too)."""
+    return r.kind == "sum" and r.value.dtype.is_float
 
 
 def _at(b: ir.IRBuilder, array: ir.Value, i: ir.Value, t: ir.Type) -> ir.Value:
