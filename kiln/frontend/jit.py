@@ -93,7 +93,8 @@ class _Entry:
         self._args = list(zip(self.arg_leaves, self.arg_dtypes))
         self._checked: list = [None] * len(self._args)  # the last array accepted for each argument as is
         self._single = self.out_tree == ("*",)
-        self._states = [(v.type.shape, v.type.dtype.np) for v in self.compiled.graph.inputs if v.role == "state"]
+        states = [v.type for v in self.compiled.graph.inputs if v.role == "state"]
+        self._states = [(t.shape, t.dtype.np) for t in states]
         self._replaced = -1  # Variable.replaced when the Variables' buffers were last checked
 
     def run(self, leaves: list) -> Any:
@@ -124,7 +125,8 @@ class _Entry:
         for (kind, s), (shape, dtype) in zip(self.state_sources, self._states):
             var = leaves[s] if kind == "leaf" else s
             if var.data.shape != shape or var.data.dtype != dtype:
-                return f"Variable {var.name!r}: {np.dtype(dtype).name}{tuple(shape)} -> {var.data.dtype.name}{var.shape}"
+                was, now = f"{np.dtype(dtype).name}{tuple(shape)}", f"{var.data.dtype.name}{var.shape}"
+                return f"Variable {var.name!r}: {was} -> {now}"
         return ""
 
 
@@ -204,7 +206,8 @@ class JitFunction:
         names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
         self.static = set(names) | {params[i] for i in nums if i < len(params)}
         self.cache: LRU[_Entry] = LRU(lambda: cfg.get().trace_cache)  # signature -> compiled code
-        self.traces: LRU[tuple[Graph, list, Any]] = LRU(lambda: cfg.get().trace_cache)  # traced, not compiled yet
+        # traced, not compiled yet (`.trace()`, `.lower()`)
+        self.traces: LRU[tuple[Graph, list, Any]] = LRU(lambda: cfg.get().trace_cache)
         self.trace_count = 0
         self._last_key: tuple | None = None
         kinds = {p.kind for p in self.sig.parameters.values()}

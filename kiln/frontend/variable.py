@@ -56,16 +56,16 @@ class Variable(ArrayMethods):
         """`value` as this Variable's next buffer: a C-ordered copy in its dtype (the Variable's
         compiled users never see another layout or dtype, nor the caller's array)."""
         if current() is not None:
-            raise TraceError(f"setting {self.name}.data inside a compiled function would run once, while tracing; "
-                             "use .assign() (same shape) or set .data outside", loc=user_loc())
+            raise TraceError(f"setting {self.name}.data inside a compiled function would run once, while "
+                             "tracing; use .assign() (same shape) or set .data outside", loc=user_loc())
         if isinstance(value, Tensor):
             raise TraceError(f"{self.name}.data: a traced kn.Tensor cannot become a Variable's buffer",
                              loc=user_loc())
         arr = np.asarray(value.data if isinstance(value, (Array, Variable)) else value)
         d = self.dtype.np
         if not np.can_cast(arr.dtype, d, "same_kind"):
-            raise DTypeError(f"{self.name}.data = array of dtype {arr.dtype} {arr.shape}: the Variable's dtype is "
-                             f"{self.dtype.name} (fixed); only arrays of the same kind are converted",
+            raise DTypeError(f"{self.name}.data = array of dtype {arr.dtype} {arr.shape}: the Variable's "
+                             f"dtype is {self.dtype.name} (fixed); arrays of the same kind are converted",
                              loc=user_loc())
         return np.array(arr, dtype=d, order="C", copy=True)
 
@@ -96,9 +96,9 @@ class Variable(ArrayMethods):
         v = lift(value, self.dtype)
         if tuple(v.shape) != self.shape:
             if not _broadcasts_to(tuple(v.shape), self.shape):
-                raise ShapeError(f"cannot assign a value of shape {tuple(v.shape)} to Variable {self.name!r} of "
-                                 f"shape {self.shape} ({self.dtype.name}): a Variable's shape is fixed; replace "
-                                 "its buffer with `.data = x` outside compiled functions to change it",
+                raise ShapeError(f"cannot assign a value of shape {tuple(v.shape)} to Variable {self.name!r} "
+                                 f"of shape {self.shape} ({self.dtype.name}): a Variable's shape is fixed; "
+                                 "replace its buffer (`.data = x`) outside compiled functions to change it",
                                  op="assign", loc=user_loc())
             from .shape_ops import broadcast_to
             v = broadcast_to(v, self.shape)

@@ -172,8 +172,7 @@ class _Server:
         if pid == 0:  # the server: serve until this process closes the pipe, leave without cleanup
             code = 1
             try:
-                os.close(requests[1])
-                os.close(results[0])
+                _close_fds_but(requests[0], results[1])
                 _serve(requests[0], results[1])
                 code = 0
             finally:
@@ -250,6 +249,16 @@ def _compile_all(texts: list[str]) -> list[bytes]:
             obj = _object(text)
         objects.append(obj)
     return objects
+
+
+def _close_fds_but(*keep: int) -> None:
+    """Close every inherited descriptor but stdio and `keep`: a server holding a copy of the
+    user's pipe or socket would keep it open after the user closed it."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1 << 16)
 
 
 def _serve(requests: int, results: int) -> None:

@@ -34,7 +34,7 @@ def _reference(x: np.ndarray) -> np.ndarray:
 
 @pytest.fixture
 def fresh(monkeypatch):
-    """No cached code and no compile server yet (a server forked earlier would not see this test's patches)."""
+    """No cached code and no compile server yet (one forked earlier would not see the test's patches)."""
     monkeypatch.setattr(kcompile, "CACHE", CodeCache())
     servers: list = []
     monkeypatch.setattr(llvm_jit, "_servers", servers)
