@@ -27,8 +27,8 @@ from ..ir import dtypes as dt
 from ..ir.graph import Graph
 from ..ir.printer import print_graph
 from ..ir.types import TensorType
-from . import pytree, trace
 from ..runtime.cache import LRU
+from . import pytree, trace
 from .compile import Compiled, Lowered, compile_graph, lower_graph
 from .core import lift
 from .tensor import Array, Tensor
