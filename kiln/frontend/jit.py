@@ -166,8 +166,9 @@ class Traced:
 class LoweredFunction:
     """The `.lower()` stage: the optimised graph and its kernels."""
 
-    def __init__(self, jitted: "JitFunction", key: tuple, lowered: Lowered):
+    def __init__(self, jitted: "JitFunction", key: tuple, lowered: Lowered, traced: tuple):
         self._jitted, self._key, self.lowered = jitted, key, lowered
+        self._traced = traced  # kept here: the function's bounded trace cache may have dropped it
         self.graph = lowered.graph
 
     def as_text(self) -> str:
@@ -189,7 +190,7 @@ class LoweredFunction:
         return self.lowered.kernel_counts()
 
     def compile(self) -> CompiledFunction:
-        return CompiledFunction(self._jitted, self._key, self._jitted._entry(self._key))
+        return CompiledFunction(self._jitted, self._key, self._jitted._entry(self._key, traced=self._traced))
 
 
 class JitFunction:
@@ -305,11 +306,11 @@ class JitFunction:
         self.traces.put(key, (graph, sources, out_tree))
         return graph, sources, out_tree
 
-    def _entry(self, key: tuple, leaves: list | None = None) -> _Entry:
+    def _entry(self, key: tuple, leaves: list | None = None, traced: tuple | None = None) -> _Entry:
         entry = self.cache.get(key)
         if entry is not None:
             return entry
-        graph, sources, out_tree = self._trace(key, leaves)
+        graph, sources, out_tree = traced or self._trace(key, leaves)
         compiled = compile_graph(graph)
         arg_leaves = [i for i, s in enumerate(key[1]) if s[0] != "var"]
         dtypes = [v.type.dtype.np for v in graph.args]
@@ -357,8 +358,8 @@ class JitFunction:
 
     def lower(self, *args, **kwargs) -> LoweredFunction:
         key, leaves = self._signature(args, kwargs)
-        graph, _, _ = self._trace(key, leaves)
-        return LoweredFunction(self, key, lower_graph(graph))
+        traced = self._trace(key, leaves)
+        return LoweredFunction(self, key, lower_graph(traced[0]), traced)
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self.__call__, obj)

@@ -154,6 +154,15 @@ def test_traces_not_compiled_are_bounded() -> None:
         assert len(f.traces) == 4
 
 
+def test_lowered_signature_compiles_after_its_trace_was_evicted() -> None:
+    f = kn.jit(lambda x: x * 3.0)
+    with cfg.override(trace_cache=2):
+        lowered = f.lower(np.ones(1, np.float32))
+        for n in range(2, 6):
+            f.lower(np.ones(n, np.float32))
+        np.testing.assert_array_equal(np.asarray(lowered.compile()(np.ones(1, np.float32))), [3.0])
+
+
 def test_dropped_function_frees_its_code(monkeypatch) -> None:
     monkeypatch.setattr(cache, "RECENT", 0)
     f = kn.jit(lambda x: x - 3.0)
