@@ -15,7 +15,8 @@ class Config:
     diff: bool = False        # KILN_DIFF=1: print-after shows diffs
     num_threads: int = 0      # KILN_NUM_THREADS (0 = all cores)
     retrace_warn: int = 8     # KILN_RETRACE_WARN: warn once a function has traced this often
-    trace_cache: int = 64     # KILN_TRACE_CACHE: compiled signatures kept per function
+    trace_cache: int = 64     # KILN_TRACE_CACHE: signatures kept per function (LRU; evicted code is freed)
+    eager_cache: int = 512    # KILN_EAGER_CACHE: compiled single ops kept for eager execution (LRU)
     profile: bool = False     # KILN_PROFILE=1: time every kernel; a table per executable at exit
 
 

@@ -136,7 +136,7 @@ def _compile_program(graph: Graph, program: Program) -> Compiled:
                                 for p in range(parts)], sym)
         exe = Executable(program, loaded)
         if profile:
-            exe = Profiled(exe, graph.name, llvm_jit.global_address(profile_symbol(sym)))
+            exe = Profiled(exe, graph.name, loaded.global_address(profile_symbol(sym)))
         log.debug("compiled %s: codegen and llvm %.1f ms", graph.name, (time.perf_counter() - t0) * 1e3)
         return Compiled(graph, program, exe)
     compiled = CACHE.get_or_build(key, build)

@@ -2,7 +2,10 @@
 
 A signature is the pytree structure of the arguments, each array leaf's shape and dtype,
 each Python scalar's type (its value is traced, weakly typed), and the static arguments'
-values. Every call is checked against it; a retrace logs what changed.
+values. Every call is checked against it; a retrace logs what changed. A function keeps the
+KILN_TRACE_CACHE signatures it used last (traced and compiled); an evicted signature's
+native code is freed, like a dropped function's. Variables it captures are checked too: one
+whose buffer was replaced by another shape retraces the signature.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import inspect
 import re
 import logging
 import warnings
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -23,6 +27,7 @@ from ..ir import dtypes as dt
 from ..ir.graph import Graph
 from ..ir.printer import print_graph
 from ..ir.types import TensorType
+from ..runtime.cache import LRU
 from . import pytree, trace
 from .compile import Compiled, Lowered, compile_graph, lower_graph
 from .core import lift
@@ -83,13 +88,23 @@ class _Entry:
     arg_dtypes: list[np.dtype]
     state_sources: list  # ("leaf", i) or ("captured", Variable)
     out_tree: Any
+    key: tuple  # the signature
+    owner: weakref.ref  # the JitFunction, which retraces the signature when a Variable changed shape
 
     def __post_init__(self) -> None:
         self._args = list(zip(self.arg_leaves, self.arg_dtypes))
         self._checked: list = [None] * len(self._args)  # the last array accepted for each argument as is
         self._single = self.out_tree == ("*",)
+        states = [v.type for v in self.compiled.graph.inputs if v.role == "state"]
+        self._states = [(t.shape, t.dtype.np) for t in states]
+        self._replaced = -1  # Variable.replaced when the Variables' buffers were last checked
 
     def run(self, leaves: list) -> Any:
+        if self._replaced != Variable.replaced:  # some Variable's buffer was replaced since the last call
+            changed = self._changed_variable(leaves)
+            if changed:
+                return self.owner()._retrace_stale(self, leaves, changed)
+            self._replaced = Variable.replaced
         args = []
         for n, (i, d) in enumerate(self._args):
             x = leaves[i]
@@ -106,6 +121,15 @@ class _Entry:
         if self._single:
             return Array(outs[0])
         return pytree.unflatten(self.out_tree, [Array(o) for o in outs])
+
+    def _changed_variable(self, leaves: list) -> str:
+        """What differs between the Variables' buffers now and the compiled state types ('' if nothing)."""
+        for (kind, s), (shape, dtype) in zip(self.state_sources, self._states):
+            var = leaves[s] if kind == "leaf" else s
+            if var.data.shape != shape or var.data.dtype != dtype:
+                was, now = f"{np.dtype(dtype).name}{tuple(shape)}", f"{var.data.dtype.name}{var.shape}"
+                return f"Variable {var.name!r}: {was} -> {now}"
+        return ""
 
 
 class CompiledFunction:
@@ -144,8 +168,9 @@ class Traced:
 class LoweredFunction:
     """The `.lower()` stage: the optimised graph and its kernels."""
 
-    def __init__(self, jitted: "JitFunction", key: tuple, lowered: Lowered):
+    def __init__(self, jitted: "JitFunction", key: tuple, lowered: Lowered, traced: tuple):
         self._jitted, self._key, self.lowered = jitted, key, lowered
+        self._traced = traced  # kept here: the function's bounded trace cache may have dropped it
         self.graph = lowered.graph
 
     def as_text(self) -> str:
@@ -167,7 +192,7 @@ class LoweredFunction:
         return self.lowered.kernel_counts()
 
     def compile(self) -> CompiledFunction:
-        return CompiledFunction(self._jitted, self._key, self._jitted._entry(self._key))
+        return CompiledFunction(self._jitted, self._key, self._jitted._entry(self._key, traced=self._traced))
 
 
 class JitFunction:
@@ -183,8 +208,9 @@ class JitFunction:
         nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
         names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
         self.static = set(names) | {params[i] for i in nums if i < len(params)}
-        self.cache: OrderedDict[tuple, _Entry] = OrderedDict()
-        self.traces: dict[tuple, tuple[Graph, list, Any]] = {}
+        self.cache: LRU[_Entry] = LRU(lambda: cfg.get().trace_cache)  # signature -> compiled code
+        # traced, not compiled yet (`.trace()`, `.lower()`)
+        self.traces: LRU[tuple[Graph, list, Any]] = LRU(lambda: cfg.get().trace_cache)
         self.trace_count = 0
         self._last_key: tuple | None = None
         kinds = {p.kind for p in self.sig.parameters.values()}
@@ -237,8 +263,9 @@ class JitFunction:
 
     # tracing ---------------------------------------------------------------------------------
     def _trace(self, key: tuple, leaves: list) -> tuple[Graph, list, Any]:
-        if key in self.traces:
-            return self.traces[key]
+        traced = self.traces.get(key)
+        if traced is not None:
+            return traced
         ctx = TraceContext(re.sub(r"\W", "_", self.__name__) or "fn")
         first = self.trace_count == 0
         wrapped = []
@@ -278,26 +305,35 @@ class JitFunction:
             warnings.warn(f"{self.__name__} has been traced {self.trace_count} times; last change: "
                           f"{self._diff(self._last_key, key) if self._last_key else 'first call'}. Mark "
                           "changing Python values static or keep shapes fixed", stacklevel=4)
-        self.traces[key] = (graph, sources, out_tree)
-        return self.traces[key]
+        self.traces.put(key, (graph, sources, out_tree))
+        return graph, sources, out_tree
 
-    def _entry(self, key: tuple, leaves: list | None = None) -> _Entry:
+    def _entry(self, key: tuple, leaves: list | None = None, traced: tuple | None = None) -> _Entry:
         entry = self.cache.get(key)
         if entry is not None:
-            self.cache.move_to_end(key)
             return entry
-        graph, sources, out_tree = self._trace(key, leaves)
+        graph, sources, out_tree = traced or self._trace(key, leaves)
         compiled = compile_graph(graph)
         arg_leaves = [i for i, s in enumerate(key[1]) if s[0] != "var"]
         dtypes = [v.type.dtype.np for v in graph.args]
-        entry = _Entry(compiled, arg_leaves, dtypes, sources, out_tree)
-        self.cache[key] = entry
-        self.traces.pop(key, None)
-        if len(self.cache) > cfg.get().trace_cache:
-            _, evicted = self.cache.popitem(last=False)
-            self._fast = {k: e for k, e in self._fast.items() if e is not evicted}
+        entry = _Entry(compiled, arg_leaves, dtypes, sources, out_tree, key, weakref.ref(self))
+        self._forget(self.cache.put(key, entry))
+        self.traces.pop(key)
         self._last_key = key
         return entry
+
+    def _forget(self, entries: list[_Entry]) -> None:
+        """Drop every other reference to evicted entries, so that their code is freed."""
+        if entries:
+            gone = {id(e) for e in entries}
+            self._fast = {k: e for k, e in self._fast.items() if id(e) not in gone}
+
+    def _retrace_stale(self, stale: _Entry, leaves: list, why: str) -> Any:
+        """A Variable `stale` reads has another shape or dtype now: trace its signature again."""
+        if self.cache.get(stale.key) is stale:
+            self._forget([self.cache.pop(stale.key)])
+            log.info("retracing %s: %s", self.__name__, why)
+        return self._entry(stale.key, leaves).run(leaves)
 
     # public ----------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -324,8 +360,8 @@ class JitFunction:
 
     def lower(self, *args, **kwargs) -> LoweredFunction:
         key, leaves = self._signature(args, kwargs)
-        graph, _, _ = self._trace(key, leaves)
-        return LoweredFunction(self, key, lower_graph(graph))
+        traced = self._trace(key, leaves)
+        return LoweredFunction(self, key, lower_graph(traced[0]), traced)
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self.__call__, obj)

@@ -12,11 +12,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import config as cfg
 from ..errors import KilnError
 from ..ir import dtypes as dt
 from ..ir.graph import Graph, Loc, Value, make_node
 from ..ir.opdef import get
 from ..ir.types import TensorType
+from ..runtime.cache import LRU
 
 _KILN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep  # np.sum(a) reaches kiln via NumPy
@@ -134,7 +136,8 @@ def _hashable(v):
     return v
 
 
-_EAGER: dict[tuple, Any] = {}
+# compiled single-op programs by op, attributes, operand shapes and dtypes: the KILN_EAGER_CACHE used last
+_EAGER: LRU[Any] = LRU(lambda: cfg.get().eager_cache)
 
 
 def run_eager(op: str, inputs: list, attrs: dict[str, Any], loc: Loc | None):
@@ -150,7 +153,8 @@ def run_eager(op: str, inputs: list, attrs: dict[str, Any], loc: Loc | None):
                 for x in inputs]
         outs = ctx.add(op, vals, attrs, None)  # NOTE: cached for every caller: errors take the caller's loc
         graph = Graph(op, ctx.inputs, ctx.nodes, outs)
-        entry = _EAGER[key] = compile_graph(graph).executable
+        entry = compile_graph(graph).executable
+        _EAGER.put(key, entry)
     # NOTE: kernels index buffers in C order; strided NumPy views are packed first (I/O, not compute)
     args = [x.data if x.data.flags.c_contiguous else np.asarray(x.data, order="C")
             for x in inputs if not isinstance(x, Variable)]

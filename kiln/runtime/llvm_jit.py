@@ -1,5 +1,11 @@
 """llvmlite.binding: parse LLVM IR, optimise (O2 + vectorizers) for the host's CPU and features, JIT it,
-and hand back entry addresses. One MCJIT engine for the process; modules are added to it.
+and hand back entry addresses.
+
+Memory: each loaded program has an MCJIT engine of its own holding its machine code, so
+dropping the program frees its code (an engine cannot remove what it loaded). Modules are
+optimised and compiled to object code by forked compile servers, each replaced after SERVED
+modules: llvmlite's pass pipeline keeps ~70 kB per optimised module for the life of the
+process that ran it.
 """
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import functools
 import os
 import select
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -18,7 +25,7 @@ import llvmlite.binding as llvm
 
 from ..ir.target import Target
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # llvmlite use, forks included (see Loaded.__del__)
 
 
 @functools.cache
@@ -42,10 +49,11 @@ def _machine():
                                         codemodel="jitdefault")
 
 
-@functools.cache
 def _engine():
-    backing = llvm.parse_assembly("")
-    return llvm.create_mcjit_compiler(backing, _machine())
+    """A fresh engine that only links object files compiled by `_machine()`: its own target machine
+    (which it owns and frees) never generates code, so the cheapest one serves."""
+    machine = llvm.Target.from_triple(host_target().triple).create_target_machine(codemodel="jitdefault")
+    return llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
 
 
 Source = Callable[[], str]  # a module's LLVM IR text, made where it is compiled
@@ -53,14 +61,30 @@ Source = Callable[[], str]  # a module's LLVM IR text, made where it is compiled
 
 @dataclass
 class Loaded:
-    """Modules living in the engine (the first holds the entry): their IR as emitted, their
-    optimised IR and assembly on request. A part a child process emitted and compiled is
-    emitted and optimised again here if asked."""
+    """A program's machine code in its engine (the first part holds the entry); the code lives
+    as long as this object. Its IR as emitted, optimised IR and assembly are made again on
+    request (a program's modules are not kept: most are never looked at)."""
 
     sources: list[Source]
     address: int
-    modules: dict[int, object] = field(default_factory=dict)  # part -> its optimised module here
-    texts: dict[int, str] = field(default_factory=dict)  # part -> its IR as emitted
+    engine: object  # the llvmlite ExecutionEngine owning the code
+    modules: dict[int, object] = field(default_factory=dict)  # part -> its optimised module, once asked
+    texts: dict[int, str] = field(default_factory=dict)  # part -> its IR as emitted, once asked
+
+    def __del__(self, finalizing=sys.is_finalizing) -> None:
+        # NOTE: released under the lock that forks compile servers: a server forked while another
+        # thread is inside llvmlite would inherit llvmlite's lock held and never answer
+        if finalizing():
+            return
+        with _lock:
+            for module in self.modules.values():
+                module.close()
+            self.engine.close()
+
+    def global_address(self, name: str) -> int:
+        """Where a global of this program lives (profiling counters)."""
+        with _lock:
+            return _address(self.engine.get_global_value_address(name), name)
 
     def text(self, part: int) -> str:
         if part not in self.texts:
@@ -100,103 +124,203 @@ def _optimized(text: str):
 
 
 def load(sources: list[Source], entry: str) -> Loaded:
-    """Emit, parse, verify, optimise and JIT the modules of one program; return its entry's
-    address. The parts after the first are emitted and compiled to object code by forked
-    children meanwhile (LLVM in one process runs one module at a time: llvmlite serializes
-    every call)."""
+    """Emit the modules of one program, have compile servers parse, verify, optimise and compile
+    them to object code (at the same time: LLVM in one process runs one module at a time, as
+    llvmlite serializes every call), and link them in an engine of their own; return its
+    entry's address. A module no server could compile is compiled here."""
     _init()
     with _lock:
-        children = [_fork_compile(source) for source in sources[1:]]
-        loaded = Loaded(sources, 0)
-        loaded.modules[0] = _optimized(loaded.text(0))
+        objects = _compile_all([source() for source in sources])
         engine = _engine()
-        if not children:
-            engine.add_module(loaded.modules[0])
-        else:  # this part's machine code while the children finish theirs
-            engine.add_object_file(llvm.ObjectFileRef.from_data(_machine().emit_object(loaded.modules[0])))
-        for part, child in enumerate(children, 1):
-            obj = _collect(child)
-            if obj is None:  # no fork here, or the child failed: compile the part in this process
-                loaded.modules[part] = _optimized(loaded.text(part))
-                engine.add_module(loaded.modules[part])
-            else:
-                engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-        engine.finalize_object()
-        loaded.address = engine.get_function_address(entry)
-        return loaded
+        for obj in objects:
+            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        # NOTE: no finalize_object(): it would generate code for the empty backing module; the
+        # first address lookup resolves the objects' relocations and sets page permissions
+        return Loaded(sources, _address(engine.get_function_address(entry), entry), engine)
 
 
-CHILD_TIMEOUT = 120.0  # seconds a compiling child may take before this process compiles its part itself
+def _object(text: str) -> bytes:
+    return _machine().emit_object(_optimized(text))
 
 
-def _fork_compile(source: Source) -> tuple[int, int] | None:
-    """(pid, pipe) of a child that emits `source` and compiles it to an object file written
-    to the pipe; None where the platform cannot fork or the fork fails."""
-    if not hasattr(os, "fork"):
-        return None
-    try:
-        r, w = os.pipe()
-    except OSError:  # out of file descriptors
-        return None
-    try:
-        with warnings.catch_warnings():
-            # NOTE: Python's and JAX's "fork with threads" warnings: the child only emits IR and runs LLVM
-            warnings.simplefilter("ignore")
-            pid = os.fork()
-    except OSError:  # out of processes or memory: this process compiles the part
-        os.close(r)
-        os.close(w)
-        return None
-    if pid == 0:  # the child: compile, write, leave without running any Python cleanup
-        code = 1
+def _address(address: int, name: str) -> int:
+    if not address:  # calling it would jump to 0
+        raise RuntimeError(f"kiln: symbol {name!r} not found in the compiled program")
+    return address
+
+
+CHILD_TIMEOUT = 120.0  # seconds a compile server may take for a module before this process compiles it
+SERVED = 256  # modules a compile server compiles before it is replaced (its memory grows with each)
+
+
+class _Server:
+    """A forked process that optimises modules sent to it and answers with their object code:
+    llvmlite's leaks stay there, and a long-lived process has no copy-on-write faults to pay
+    (a fork per module made small programs compile 2.5x slower)."""
+
+    def __init__(self) -> None:  # raises OSError where the platform cannot fork, or the fork fails
+        requests, results = os.pipe(), os.pipe()
         try:
-            os.close(r)
-            data = _machine().emit_object(_optimized(source()))
-            with os.fdopen(w, "wb") as out:
-                out.write(data)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    return pid, r
+            with warnings.catch_warnings():
+                # NOTE: Python's and JAX's "fork with threads" warnings: the child only runs LLVM
+                warnings.simplefilter("ignore")
+                pid = os.fork()
+        except OSError:
+            for fd in (*requests, *results):
+                os.close(fd)
+            raise
+        if pid == 0:  # the server: serve until this process closes the pipe, leave without cleanup
+            code = 1
+            try:
+                _close_fds_but(requests[0], results[1])
+                _serve(requests[0], results[1])
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(requests[0])
+        os.close(results[1])
+        self.pid, self.requests, self.results, self.served = pid, requests[1], results[0], 0
+
+    def send(self, text: str) -> bool:
+        self.served += 1
+        try:
+            _write_message(self.requests, text.encode())
+            return True
+        except OSError:  # the server died
+            return False
+
+    def receive(self) -> bytes | None:
+        """The object code of the module sent last; None if the server failed or timed out."""
+        data = _read_message(self.results, time.monotonic() + CHILD_TIMEOUT)
+        return data or None
+
+    def stop(self, wait: bool = True) -> None:
+        os.close(self.requests)
+        os.close(self.results)
+        if wait and not _exited(self.pid):  # it leaves once its pipe is closed; one that hangs is killed
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
 
 
-def _collect(child: tuple[int, int] | None) -> bytes | None:
-    """The child's object file, or None if it failed or took longer than CHILD_TIMEOUT."""
-    if child is None:
-        return None
-    pid, r = child
-    chunks, deadline = [], time.monotonic() + CHILD_TIMEOUT
-    with os.fdopen(r, "rb") as pipe:
-        while time.monotonic() < deadline:
-            if select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                chunk = os.read(pipe.fileno(), 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    return b"".join(chunks) if status == 0 and chunks else None
+_servers: list[_Server] = []
 
 
-def global_address(name: str) -> int:
-    """Where a global of a loaded module lives (profiling counters)."""
-    return _engine().get_global_value_address(name)
+def _take_servers(n: int) -> list[_Server]:
+    """Up to `n` compile servers, replacing the ones that have served SERVED modules."""
+    for server in [s for s in _servers if s.served >= SERVED]:
+        _servers.remove(server)
+        server.stop()
+    while len(_servers) < n and hasattr(os, "fork"):
+        try:
+            _servers.append(_Server())
+        except OSError:  # out of processes, memory or file descriptors: this process compiles
+            break
+    return _servers[:n]
 
 
-_pool_threads: list[int] = []
+def _drop(server: _Server) -> None:
+    if server in _servers:
+        _servers.remove(server)
+        os.kill(server.pid, signal.SIGKILL)
+        server.stop()
+
+
+def _forget_servers() -> None:
+    """In a forked child: the parent's servers are not this process's to use."""
+    for server in _servers:
+        server.stop(wait=False)
+    _servers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_servers)
+
+
+def _compile_all(texts: list[str]) -> list[bytes]:
+    """Object code of each module, compiled at the same time by the servers where possible."""
+    servers = _take_servers(len(texts))
+    sent = [server.send(text) for server, text in zip(servers, texts)]
+    objects = []
+    for i, text in enumerate(texts):
+        obj = servers[i].receive() if i < len(servers) and sent[i] else None
+        if obj is None:  # no server, or it failed: compile the module in this process
+            if i < len(servers):
+                _drop(servers[i])
+            obj = _object(text)
+        objects.append(obj)
+    return objects
+
+
+def _close_fds_but(*keep: int) -> None:
+    """Close every inherited descriptor but stdio and `keep`: a server holding a copy of the
+    user's pipe or socket would keep it open after the user closed it."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1 << 16)
+
+
+def _serve(requests: int, results: int) -> None:
+    while (message := _read_message(requests, None)) is not None:
+        try:
+            data = _object(message.decode())
+        except Exception:  # noqa: BLE001 - the parent compiles the module itself and reports the error
+            data = b""
+        _write_message(results, data)
+
+
+def _write_message(fd: int, data: bytes) -> None:
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_message(fd: int, deadline: float | None) -> bytes | None:
+    """One length-prefixed message; None at end of file, on error, or past the deadline."""
+    chunks, need, size = [], 8, None
+    while need:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if deadline is not None and not select.select([fd], [], [], wait)[0]:
+            return None
+        try:
+            chunk = os.read(fd, min(need, 1 << 20))
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        need -= len(chunk)
+        if not need and size is None:
+            size = need = int.from_bytes(b"".join(chunks), "little")
+            chunks = []
+    return b"".join(chunks)
+
+
+def _exited(pid: int) -> bool:
+    """Reap `pid` if it exits within a second."""
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return True
+        time.sleep(0.001)
+    return False
+
+
+_pool: list[Loaded] = []  # the thread pool's code: loaded once, kept for the process
 
 
 def start_pool(pool_ir: str, threads: int) -> None:
     """Load the thread pool module once, register `kiln_parallel_for` for generated code and
     start its workers (threads - 1 of them; the caller is the last)."""
-    if _pool_threads:
+    if _pool:
         return
     loaded = load([lambda: pool_ir], "kiln_parallel_for")
     llvm.add_symbol("kiln_parallel_for", loaded.address)
-    start = ctypes.CFUNCTYPE(None, ctypes.c_int32)(_engine().get_function_address("kiln_pool_start"))
+    with _lock:
+        start_address = _address(loaded.engine.get_function_address("kiln_pool_start"), "kiln_pool_start")
+    start = ctypes.CFUNCTYPE(None, ctypes.c_int32)(start_address)
     start(threads)
     # a forked child has no worker threads: it runs every kernel on its own thread
     os.register_at_fork(after_in_child=lambda: start(1))
-    _pool_threads.append(threads)
+    _pool.append(loaded)

@@ -1,6 +1,6 @@
 """A large program's LLVM work split over two modules (codegen/cpu.py `emit_part`), the
-second emitted and compiled by a forked child (runtime/llvm_jit.py `load`): same results as NumPy, every
-kernel in the dumped IR, and the same results when the child fails or cannot be forked."""
+second compiled at the same time by another compile server (runtime/llvm_jit.py `load`): same results as
+NumPy, every kernel in the dumped IR, and the same results when a server fails or cannot be forked."""
 from __future__ import annotations
 
 import os
@@ -34,7 +34,13 @@ def _reference(x: np.ndarray) -> np.ndarray:
 
 @pytest.fixture
 def fresh(monkeypatch):
+    """No cached code and no compile server yet (one forked earlier would not see the test's patches)."""
     monkeypatch.setattr(kcompile, "CACHE", CodeCache())
+    servers: list = []
+    monkeypatch.setattr(llvm_jit, "_servers", servers)
+    yield
+    for server in servers:
+        server.stop()
 
 
 def test_two_parts_match_numpy(fresh) -> None:
@@ -52,7 +58,7 @@ def test_two_parts_match_numpy(fresh) -> None:
 
 
 def test_without_fork_compiles_in_process(fresh, monkeypatch) -> None:
-    monkeypatch.setattr(llvm_jit, "_fork_compile", lambda text: None)
+    monkeypatch.delattr(os, "fork")
     x = RNG.standard_normal((8, 32)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(kn.jit(deep)(x, W)), _reference(x), rtol=1e-4, atol=1e-5)
 
@@ -73,9 +79,9 @@ def test_failing_child_falls_back(fresh, monkeypatch) -> None:
         if os.getpid() != parent:
             raise RuntimeError("the child fails")
         return optimized(text)
-    collected, collect = [], llvm_jit._collect
+    dropped, drop = [], llvm_jit._drop
     monkeypatch.setattr(llvm_jit, "_optimized", only_here)
-    monkeypatch.setattr(llvm_jit, "_collect", lambda child: collected.append(collect(child)) or collected[-1])
+    monkeypatch.setattr(llvm_jit, "_drop", lambda server: dropped.append(server) or drop(server))
     x = RNG.standard_normal((8, 32)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(kn.jit(deep)(x, W)), _reference(x), rtol=1e-4, atol=1e-5)
-    assert collected == [None]  # the child produced nothing; this process compiled its part
+    assert len(dropped) == 2  # both servers produced nothing; this process compiled both parts

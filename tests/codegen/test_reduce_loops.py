@@ -178,7 +178,7 @@ def test_softmax_rows_keep_the_exponentials() -> None:
     saved = reduce.ROW_CACHE
     try:
         reduce.ROW_CACHE = 0
-        CACHE._items.clear()
+        CACHE.clear()
         loss2, grad2 = kn.jit(loss_and_grad)(z, y)
     finally:
         reduce.ROW_CACHE = saved
