@@ -4,7 +4,8 @@ Any malformed text, whatever it holds (NUL bytes, bytes that are not UTF-8, 100 
 numbers that overflow, types of terabytes, attributes of the wrong kind, operand counts an op
 does not take), raises ParseError starting `line L:C:`; nothing else escapes. Each node's
 types are re-inferred by the op's registry rules as it is read. Limits: attributes nest at
-most MAX_NESTING deep; a type has at most MAX_NDIM dims and MAX_TENSOR_BYTES bytes.
+most MAX_NESTING deep and their tuples hold integers (shapes, axes, pads, strides); a type
+has at most MAX_NDIM dims and MAX_TENSOR_BYTES bytes.
 """
 from __future__ import annotations
 
@@ -164,7 +165,10 @@ def _attr(cur: _Cursor, depth: int = 0) -> Any:
             cur.expect(",")
             if cur.accept(close):  # `(a,)`
                 break
-        items.append(_attr(cur, depth + 1) if close == ")" else _scalar(cur.next(), cur))
+        item = _attr(cur, depth + 1) if close == ")" else _scalar(cur.next(), cur)
+        if close == ")" and not isinstance(item, tuple) and (not isinstance(item, int) or isinstance(item, bool)):
+            raise cur.error(f"a tuple attribute holds integers (or tuples of them), not {item!r}", tok)
+        items.append(item)
     return tuple(items) if close == ")" else _Dense(items)
 
 
