@@ -34,6 +34,16 @@ def error(lineno: int, col: int, msg: str, line: str) -> ParseError:
     return ParseError(f"line {lineno}:{col}: {msg}: {shown!r}")
 
 
+def decode(data: bytes) -> str:
+    """The text of `data`, or a ParseError at the line:col of its first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - data.rfind(b"\n", 0, e.start)
+        raise ParseError(f"line {line}:{col}: the text is not UTF-8 (byte 0x{data[e.start]:02x})") from None
+
+
 def tokens(line: str, lineno: int) -> list[Token]:
     """The tokens of one line, ending with an "end" token."""
     out: list[Token] = []

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import KilnError, ParseError
 from . import dtypes as dt
 from .graph import Graph, Loc, Node, Value, make_node
-from .lexer import Token, error, tokens
+from .lexer import Token, decode, error, tokens
 from .opdef import REGISTRY, OpDef
 from .types import TensorType
 
@@ -217,6 +217,13 @@ def _dense(items: list[Any], t: TensorType, cur: _Cursor, tok: Token) -> np.ndar
     return np.array(items, dtype=d.np).reshape(t.shape)
 
 
+def _check_arity(op: OpDef, inputs: list[Value], cur: _Cursor, at: Token) -> None:
+    least, most = _arity(op)
+    if not least <= len(inputs) <= most:
+        takes = least if least == most else f"at least {least}"
+        raise cur.error(f"{op.name} takes {takes} operand{'s' * (takes != 1)}, got {len(inputs)}", at)
+
+
 @functools.cache
 def _arity(op: OpDef) -> tuple[int, float]:
     """How many operands the op takes (fewest, most), read from its scalar body or its NumPy
@@ -239,10 +246,6 @@ def _arity(op: OpDef) -> tuple[int, float]:
 
 def _infer(op: OpDef, inputs: list[Value], attrs: dict[str, Any], cur: _Cursor, at: Token) -> list[TensorType]:
     """The op's result types by its registry rules; whatever they raise becomes a ParseError."""
-    least, most = _arity(op)
-    if not least <= len(inputs) <= most:
-        takes = least if least == most else f"at least {least}"
-        raise cur.error(f"{op.name} takes {takes} operand{'s' * (takes != 1)}, got {len(inputs)}", at)
     try:
         return op.infer([v.type for v in inputs], attrs)
     except KilnError as e:
@@ -253,19 +256,10 @@ def _infer(op: OpDef, inputs: list[Value], attrs: dict[str, Any], cur: _Cursor, 
                         f"{str(e)[:120]})", at) from None
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        col = e.start - data.rfind(b"\n", 0, e.start)
-        raise ParseError(f"line {line}:{col}: the text is not UTF-8 (byte 0x{data[e.start]:02x})") from None
-
-
 def parse(text: str | bytes) -> Graph:
     """Parse one `func` into a Graph (verifying each node's types as it goes)."""
     if isinstance(text, (bytes, bytearray)):
-        text = _decode(bytes(text))
+        text = decode(bytes(text))
     lines = [(i + 1, t) for i, t in enumerate(text.split("\n")) if t.strip() and not t.lstrip().startswith("//")]
     if not lines:
         raise ParseError("line 1:1: empty input")
@@ -357,6 +351,7 @@ def _node(cur: _Cursor, env: dict[str, Value]) -> Node:
     if op is None:
         raise cur.error(f"unknown op {optok.text!r}", optok)
     inputs = _uses(cur, env)
+    _check_arity(op, inputs, cur, optok)
     attrs = _attrs(cur, op) if cur.at("{") else {}
     declared = cur.types() if cur.accept(":") else []
     loc = _loc(cur)
