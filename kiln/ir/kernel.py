@@ -354,7 +354,8 @@ def format_kernel(k: Kernel) -> str:
             if x.op != "const":
                 attr = "" if x.attr is None else (f" @{x.attr}" if x.op == "load" else f" {x.attr}")
                 n = names[id(x)] = f"v{len(names)}"
-                args = ", ".join(f"{a.attr}:{a.dtype.short}" if a.op == "const" else names[id(a)] for a in x.args)
+                args = ", ".join(f"{a.attr}:{a.dtype.short}" if a.op == "const" else names[id(a)]
+                                 for a in x.args)
                 lines.append(f"    {n} = {x.op}{attr} {args} : {x.dtype.short}".replace("  :", " :"))
         return f"{e.attr}:{e.dtype.short}" if e.op == "const" else names[id(e)]
 

@@ -98,7 +98,8 @@ class _Cursor:
         if t.ndim > MAX_NDIM:
             raise self.error(f"type {t} has {t.ndim} dims; at most {MAX_NDIM} are allowed", tok)
         if t.nbytes > MAX_TENSOR_BYTES:
-            raise self.error(f"type {t} holds {t.nbytes} bytes; a tensor holds at most {MAX_TENSOR_BYTES}", tok)
+            raise self.error(f"type {t} holds {t.nbytes} bytes; a tensor holds at most {MAX_TENSOR_BYTES}",
+                             tok)
         return t
 
     def types(self) -> list[TensorType]:
@@ -166,7 +167,8 @@ def _attr(cur: _Cursor, depth: int = 0) -> Any:
             if cur.accept(close):  # `(a,)`
                 break
         item = _attr(cur, depth + 1) if close == ")" else _scalar(cur.next(), cur)
-        if close == ")" and not isinstance(item, tuple) and (not isinstance(item, int) or isinstance(item, bool)):
+        integer = isinstance(item, int) and not isinstance(item, bool)
+        if close == ")" and not isinstance(item, tuple) and not integer:
             raise cur.error(f"a tuple attribute holds integers (or tuples of them), not {item!r}", tok)
         items.append(item)
     return tuple(items) if close == ")" else _Dense(items)
@@ -244,7 +246,8 @@ def _arity(op: OpDef) -> tuple[int, float]:
     return len(positional), len(positional)
 
 
-def _infer(op: OpDef, inputs: list[Value], attrs: dict[str, Any], cur: _Cursor, at: Token) -> list[TensorType]:
+def _infer(op: OpDef, inputs: list[Value], attrs: dict[str, Any], cur: _Cursor, at: Token
+           ) -> list[TensorType]:
     """The op's result types by its registry rules; whatever they raise becomes a ParseError."""
     try:
         return op.infer([v.type for v in inputs], attrs)
@@ -260,7 +263,8 @@ def parse(text: str | bytes) -> Graph:
     """Parse one `func` into a Graph (verifying each node's types as it goes)."""
     if isinstance(text, (bytes, bytearray)):
         text = decode(bytes(text))
-    lines = [(i + 1, t) for i, t in enumerate(text.split("\n")) if t.strip() and not t.lstrip().startswith("//")]
+    lines = [(i + 1, t) for i, t in enumerate(text.split("\n"))
+             if t.strip() and not t.lstrip().startswith("//")]
     if not lines:
         raise ParseError("line 1:1: empty input")
     env: dict[str, Value] = {}
@@ -371,7 +375,8 @@ def _node(cur: _Cursor, env: dict[str, Value]) -> Node:
     return node
 
 
-def _constant_attrs(attrs: dict[str, Any], declared: list[TensorType], cur: _Cursor, at: Token) -> dict[str, Any]:
+def _constant_attrs(attrs: dict[str, Any], declared: list[TensorType], cur: _Cursor, at: Token
+                    ) -> dict[str, Any]:
     """A constant's dense<...> (or scalar) value gets its dtype and shape from the declared type."""
     if "value" not in attrs:
         raise cur.error("constant needs a value", at)

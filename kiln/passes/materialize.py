@@ -134,6 +134,7 @@ class Materialize:
                 if op.traits & {"movement", "view"} and u.outputs and u.out not in self.stored:
                     todo.append((u.out, scale if u.out.type.size else 0.0))
                     continue
-                work = u.out.type.size * (math.prod(op.rshape(u)) if op.reduce else 1) if u.outputs else w.type.size
+                work = (u.out.type.size * (math.prod(op.rshape(u)) if op.reduce else 1) if u.outputs
+                        else w.type.size)
                 total += work * scale
         return total

@@ -18,7 +18,8 @@ BOOLEANS = [f for f in FLAGS.values() if f.type == "bool"]
 
 
 @pytest.mark.parametrize("flag", NUMBERS, ids=lambda f: f.name)
-@pytest.mark.parametrize("raw", ["abc", "1.5", "1e3", "0x10", "99999999999", "-99999999999", "9" * 5000, "4 2"])
+@pytest.mark.parametrize("raw", ["abc", "1.5", "1e3", "0x10", "99999999999", "-99999999999", "9" * 5000,
+                                 "4 2"])
 def test_integer_flags_refuse_what_they_do_not_allow(flag, raw):
     lo, hi = flag.metadata.get("range", (0, 2 ** 31 - 1))
     with pytest.raises(ConfigError) as info:
@@ -37,10 +38,11 @@ def test_integer_flags_take_their_bounds_and_nothing_past_them(flag):
 
 @pytest.mark.parametrize("flag", BOOLEANS, ids=lambda f: f.name)
 def test_boolean_flags(flag):
-    for raw, value in [("1", True), ("true", True), ("Yes", True), ("on", True), ("0", False), ("FALSE", False),
-                       ("no", False), ("off", False)]:
+    for raw, value in [("1", True), ("true", True), ("Yes", True), ("on", True), ("0", False),
+                       ("FALSE", False), ("no", False), ("off", False)]:
         assert parse_flag(flag, raw) is value
-    with pytest.raises(ConfigError, match=f"KILN_{flag.name.upper()}='maybe' is not a boolean; use one of 1, "):
+    message = f"KILN_{flag.name.upper()}='maybe' is not a boolean; use one of 1, "
+    with pytest.raises(ConfigError, match=message):
         parse_flag(flag, "maybe")
 
 

@@ -27,7 +27,8 @@ MALFORMED = {
     "float overflow": (body("%2 = constant {value=dense<1e999>} : f64[]"), "out of range"),
     "int overflow": (body("%2 = iota {axis=0, dtype=\"int32\", shape=(99999999999999999999,)} : i32[1]"),
                      "out of range of int64"),
-    "huge literal": (body("%2 = constant {value=dense<" + "9" * 5000 + ">} : f32[]"), "number literal of 5000"),
+    "huge literal": (body("%2 = constant {value=dense<" + "9" * 5000 + ">} : f32[]"),
+                     "number literal of 5000"),
     "unknown dtype": (body("%2 = astype %0 {dtype=\"float32\"} : f16[4]"), "kiln has no dtype f16"),
     "negative dim": (HEAD.replace("f32[4]", "f32[-4]") + "  return %0\n}\n", "integer >= 0"),
     "terabyte type": (HEAD.replace("f32[4]", "f32[1000000,1000000]") + "  return %0\n}\n", "at most"),
@@ -93,7 +94,8 @@ def test_opt_reports_bytes_that_are_not_utf8(tmp_path):
     path.write_bytes(b"func @f(%0: f32[4]) {\n  return %0 \xc3\x28\n}\n")
     run = subprocess.run([sys.executable, "-m", "kiln", "opt", str(path)], capture_output=True, text=True,
                          timeout=120)
-    assert run.returncode == 1 and run.stderr.startswith("error: line 2:13: the text is not UTF-8"), run.stderr
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.startswith("error: line 2:13: the text is not UTF-8"), run.stderr
 
 
 @pytest.mark.parametrize("line", [
