@@ -1,5 +1,5 @@
 """kiln: a graph compiler and static-graph runtime for deep learning (public API: API.md)."""
-from .errors import DTypeError, KilnError, ShapeError, TraceError
+from .errors import DTypeError, KilnError, ParseError, ShapeError, TraceError
 from . import data, nn, optim
 from .frontend import random
 from .frontend.jit import function, jit
@@ -12,6 +12,6 @@ from .frontend.autodiff import GradientTape, grad, stop_gradient, value_and_grad
 from . import models  # after nn and jit, which it builds on
 
 __version__ = "0.1.0"
-__all__ = ["DTypeError", "KilnError", "ShapeError", "TraceError", "data", "models", "nn", "optim", "random",
+__all__ = ["DTypeError", "KilnError", "ParseError", "ShapeError", "TraceError", "data", "models", "nn", "optim", "random",
            "function", "jit", "Array", "Tensor", "Variable", "DType", "bool_", "float32", "float64", "int32",
            "int64", "GradientTape", "grad", "stop_gradient", "value_and_grad"]

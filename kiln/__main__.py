@@ -21,9 +21,17 @@ def _opt(ns: argparse.Namespace) -> int:
     if ns.list_passes:
         print("\n".join(sorted(PASSES)))
         return 0
-    text = sys.stdin.read() if ns.file in (None, "-") else open(ns.file).read()
     try:
-        g = verify(parse(text))
+        if ns.file in (None, "-"):
+            text = sys.stdin.buffer.read()
+        else:
+            with open(ns.file, "rb") as f:
+                text = f.read()
+    except OSError as e:
+        print(f"error: cannot read {ns.file}: {e.strerror}", file=sys.stderr)
+        return 1
+    try:
+        g = verify(parse(text))  # bytes: the parser reports text that is not UTF-8 at its line:col
         shown = "all" if ns.print_changed else ns.print_after
         g = run_pipeline(g, [p for p in (ns.passes or "").split(",") if p], print_after=shown,
                          sink=lambda text: print(text, file=sys.stderr))

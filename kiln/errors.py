@@ -41,5 +41,6 @@ class TraceError(KilnError, RuntimeError):
     """Python control flow or state use that cannot be traced into a static graph."""
 
 
-class IRParseError(KilnError, SyntaxError):
-    """Malformed textual IR; the message gives line:col."""
+class ParseError(KilnError, SyntaxError):
+    """Malformed textual IR (`.kir`); the message starts with `line L:C:`."""
+

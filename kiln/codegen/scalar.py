@@ -9,7 +9,7 @@ from . import mathlib
 
 from ..ir import dtypes as dt
 from ..ir.dtypes import DType
-from ..ir.kernel import GUARD, Expr
+from ..ir.kernel import GUARD, Expr, postorder
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64 = ir.FloatType(), ir.DoubleType()
@@ -61,18 +61,32 @@ class ScalarEmitter:
         return self.b.call(fn, args)
 
     def __call__(self, e: Expr) -> ir.Value:
+        """e's value, emitting first every argument not yet emitted (in the order a recursive
+        walk would, but with a stack of our own: a body of any depth emits)."""
         v = self.memo.get(id(e))
         if v is None:
-            if e.op == "const":
-                v = constant(e.dtype, e.attr)
-            elif e.op in ("idx", "ridx", "acc", "load", "check"):
-                v = self.leaf(e)
-            elif e.op == "select" and e.attr == GUARD:
-                v = self.guarded(*e.args)
-            else:
-                v = getattr(self, "op_" + e.op)(e, *[self(a) for a in e.args])
-            self.memo[id(e)] = v
+            for x in postorder([e], self._operands):
+                if id(x) not in self.memo:
+                    self.memo[id(x)] = self._emit(x)
+            v = self.memo[id(e)]
         return v
+
+    def _operands(self, e: Expr) -> tuple[Expr, ...]:
+        """The arguments emitted before e: none for leaves and for a guarded select, which
+        emits its own inside a branch."""
+        if id(e) in self.memo or e.op in ("const", "idx", "ridx", "acc", "load", "check") or \
+                (e.op == "select" and e.attr == GUARD):
+            return ()
+        return e.args
+
+    def _emit(self, e: Expr) -> ir.Value:
+        if e.op == "const":
+            return constant(e.dtype, e.attr)
+        if e.op in ("idx", "ridx", "acc", "load", "check"):
+            return self.leaf(e)
+        if e.op == "select" and e.attr == GUARD:
+            return self.guarded(*e.args)
+        return getattr(self, "op_" + e.op)(e, *[self(a) for a in e.args])
 
     def guarded(self, c: Expr, a: Expr, fill: Expr) -> ir.Value:
         """Branch around a's evaluation; values first computed inside the branch do not

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import dtypes as dt
 from .dtypes import DType
@@ -125,6 +125,35 @@ def nodes(roots: Iterable[Expr]) -> Iterator[Expr]:
             stack.extend(e.args)
 
 
+def postorder(roots: Iterable[Expr], into: Callable[[Expr], Iterable[Expr]] = lambda e: e.args,
+              done: set[int] | None = None) -> Iterator[Expr]:
+    """Every expression under `roots` not yet in `done` (ids), each once and after the arguments
+    `into` names (all of them by default): the order a recursive walk visits them in, with a
+    stack of our own, so a body of any depth is walked within Python's recursion limit."""
+    done = set() if done is None else done
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            e, expanded = stack.pop()
+            if id(e) in done:
+                continue
+            args = () if expanded else [a for a in into(e) if id(a) not in done]
+            if args:
+                stack.append((e, True))
+                stack.extend((a, False) for a in reversed(args))
+            else:
+                done.add(id(e))
+                yield e
+
+
+def rebuild(roots: Iterable[Expr], fn: Callable[[Expr, tuple[Expr, ...]], Expr]) -> dict[int, Expr]:
+    """`fn(e, new_args)` for every expression under `roots`, bottom-up: id(e) -> its rebuilt form."""
+    memo: dict[int, Expr] = {}
+    for e in postorder(roots):
+        memo[id(e)] = fn(e, tuple(memo[id(a)] for a in e.args))
+    return memo
+
+
 def refs(e: Expr, op: str) -> set:
     """The attrs of every `op` leaf under e (acc indices, buffer slots, index dims)."""
     return {x.attr for x in nodes([e]) if x.op == op}
@@ -164,16 +193,13 @@ def checks(k: Kernel) -> list[Expr]:
 
 def retarget(k: Kernel, old: int, new: int) -> Kernel:
     """The kernel with every load from and store to buffer slot `old` moved to slot `new`."""
-    memo: dict[int, Expr] = {}
-
-    def walk(e: Expr) -> Expr:
-        if id(e) not in memo:
-            args = tuple(walk(a) for a in e.args)
-            attr = new if e.op == "load" and e.attr == old else e.attr
-            memo[id(e)] = e if args == e.args and attr == e.attr else Expr(e.op, e.dtype, args, attr)
-        return memo[id(e)]
-    stores = tuple(Store(new if s.buf == old else s.buf, walk(s.offset), walk(s.value), s.mode) for s in k.stores)
-    reductions = tuple(Reduction(r.kind, walk(r.value)) for r in k.reductions)
+    def moved(e: Expr, args: tuple[Expr, ...]) -> Expr:
+        attr = new if e.op == "load" and e.attr == old else e.attr
+        return e if args == e.args and attr == e.attr else Expr(e.op, e.dtype, args, attr)
+    memo = rebuild(k.roots(), moved)
+    stores = tuple(Store(new if s.buf == old else s.buf, memo[id(s.offset)], memo[id(s.value)], s.mode)
+                   for s in k.stores)
+    reductions = tuple(Reduction(r.kind, memo[id(r.value)]) for r in k.reductions)
     gemm = k.gemm and dataclasses.replace(k.gemm, **{f: new for f in ("a", "b", "c") if getattr(k.gemm, f) == old})
     return make_kernel(k.name, k.shape, stores, k.rshape, reductions, k.origin, gemm)
 
@@ -331,17 +357,18 @@ def format_kernel(k: Kernel) -> str:
     """Readable text of a kernel: its space, then its body in SSA order."""
     names: dict[int, str] = {}
     lines: list[str] = []
+    done: set[int] = set()
 
     def name(e: Expr) -> str:
-        if id(e) in names:
-            return names[id(e)]
-        if e.op == "const":
-            return f"{e.attr}:{e.dtype.short}"
-        args = [name(a) for a in e.args]
-        attr = "" if e.attr is None else (f" @{e.attr}" if e.op == "load" else f" {e.attr}")
-        n = names[id(e)] = f"v{len(names)}"
-        lines.append(f"    {n} = {e.op}{attr} {', '.join(args)} : {e.dtype.short}".replace("  :", " :"))
-        return n
+        """e's name, after the lines of every value it needs that has none yet."""
+        for x in postorder([e], done=done):
+            if x.op != "const":
+                attr = "" if x.attr is None else (f" @{x.attr}" if x.op == "load" else f" {x.attr}")
+                n = names[id(x)] = f"v{len(names)}"
+                args = ", ".join(f"{a.attr}:{a.dtype.short}" if a.op == "const" else names[id(a)]
+                                 for a in x.args)
+                lines.append(f"    {n} = {x.op}{attr} {args} : {x.dtype.short}".replace("  :", " :"))
+        return f"{e.attr}:{e.dtype.short}" if e.op == "const" else names[id(e)]
 
     head = f"kernel @{k.name} [{', '.join(map(str, k.shape))}]"
     if k.gemm:

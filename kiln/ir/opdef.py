@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from ..errors import DTypeError, ShapeError
 from .dtypes import DType
 from .types import TensorType
@@ -99,6 +101,8 @@ def same_dtype(types: list[TensorType], **_: Any) -> DType:
 
 
 def norm_axis(axis: int, ndim: int) -> int:
+    if not isinstance(axis, (int, np.integer)):
+        raise ShapeError(f"axis {axis!r} is not an integer")
     if not -ndim <= axis < max(ndim, 1):
         raise ShapeError(f"axis {axis} is out of bounds for an array of dimension {ndim}")
     return axis % max(ndim, 1)

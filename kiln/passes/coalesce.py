@@ -9,7 +9,7 @@ merged index give the same offsets.
 """
 from __future__ import annotations
 
-from ..ir.kernel import Expr, Kernel, KernelBuilder, Reduction, Store, make_kernel
+from ..ir.kernel import Expr, Kernel, KernelBuilder, Reduction, Store, make_kernel, nodes, postorder, rebuild
 
 _AFFINE = ("add", "sub", "mul")
 
@@ -17,76 +17,68 @@ _AFFINE = ("add", "sub", "mul")
 def _coefs(e: Expr, dims: tuple[int, int], memo: dict) -> dict[int, int] | None:
     """e's coefficients on idx dims[0], dims[1] ({} if e does not involve them), or None when
     e involves them other than affinely."""
-    if id(e) in memo:
-        return memo[id(e)]
-    out: dict[int, int] | None = {}
+    for x in postorder([e], lambda x: x.args if x.op in _AFFINE and id(x) not in memo else ()):
+        if id(x) not in memo:
+            memo[id(x)] = _coefs_of(x, dims, memo)
+    return memo[id(e)]
+
+
+def _coefs_of(e: Expr, dims: tuple[int, int], memo: dict) -> dict[int, int] | None:
+    """One step of `_coefs`: e's coefficients from its arguments' (in `memo`)."""
     if e.op == "idx" and e.attr in dims:
-        out = {e.attr: 1}
-    elif e.op in _AFFINE:
-        a, b = (_coefs(x, dims, memo) for x in e.args)
-        if a is None or b is None:
-            out = None
-        elif e.op == "mul":
-            const = [x.attr for x in e.args if x.is_const]
-            if a and b or (a or b) and not const:
-                out = None
-            else:
-                out = {d: c * const[0] for d, c in (a or b).items()}
-        else:
-            sign = -1 if e.op == "sub" else 1
-            out = {d: a.get(d, 0) + sign * b.get(d, 0) for d in set(a) | set(b)}
-    memo[id(e)] = out
-    return out
+        return {e.attr: 1}
+    if e.op not in _AFFINE:
+        return {}
+    a, b = (memo[id(x)] for x in e.args)
+    if a is None or b is None:
+        return None
+    if e.op == "mul":
+        const = [x.attr for x in e.args if x.is_const]
+        if a and b or (a or b) and not const:
+            return None
+        return {d: c * const[0] for d, c in (a or b).items()}
+    sign = -1 if e.op == "sub" else 1
+    return {d: a.get(d, 0) + sign * b.get(d, 0) for d in set(a) | set(b)}
 
 
 def _mergeable(k: Kernel, d: int) -> bool:
     dims, inner = (d, d + 1), k.shape[d + 1]
     memo: dict = {}
-    seen: set[int] = set()
 
     def offset_ok(e: Expr) -> bool:
         c = _coefs(e, dims, memo)
         return c is not None and c.get(d, 0) == c.get(d + 1, 0) * inner
 
-    def check(e: Expr) -> bool:
-        """Every non-affine use of an index expression in dims is a load offset that fits."""
-        if id(e) in seen:
-            return True
-        seen.add(id(e))
-        if e.op == "load" and not offset_ok(e.args[0]):
-            return False
-        if e.op not in _AFFINE and e.op != "load" and any(_coefs(a, dims, memo) != {} for a in e.args):
-            return False
-        return all(check(a) for a in e.args)
+    def use_ok(e: Expr) -> bool:
+        """A non-affine use of an index expression in dims is a load offset that fits."""
+        if e.op == "load":
+            return offset_ok(e.args[0])
+        return e.op in _AFFINE or all(_coefs(a, dims, memo) == {} for a in e.args)
     exprs = [r.value for r in k.reductions] + [s.value for s in k.stores]
     if any(_coefs(v, dims, memo) != {} for v in exprs):
         return False  # a value computed from the index itself (iota)
-    return all(offset_ok(s.offset) and check(s.offset) for s in k.stores) and all(check(e) for e in exprs)
+    return all(offset_ok(s.offset) for s in k.stores) and \
+        all(use_ok(e) for e in nodes([s.offset for s in k.stores] + exprs))
 
 
 def _merge(k: Kernel, d: int) -> Kernel:
     b = KernelBuilder()
-    memo: dict[int, Expr] = {}
 
-    def walk(e: Expr) -> Expr:
-        if id(e) not in memo:
-            if e.op == "idx":
-                new = b.const(0) if e.attr == d else b.idx(e.attr - (e.attr > d))
-            elif e.op == "const":
-                new = b.const(e.attr, e.dtype)
-            elif e.op in ("ridx", "acc"):
-                new = getattr(b, e.op)(e.attr) if e.op == "ridx" else b.acc(e.attr, e.dtype)
-            elif e.op == "load":
-                new = b.load(e.attr, walk(e.args[0]), e.dtype)
-            else:
-                new = b._mk(e.op, e.dtype, tuple(walk(a) for a in e.args), e.attr)
-                if e.op in _AFFINE and new.dtype.is_int:
-                    new = b.binary(e.op, *new.args)
-            memo[id(e)] = new
-        return memo[id(e)]
+    def moved(e: Expr, args: tuple[Expr, ...]) -> Expr:
+        if e.op == "idx":
+            return b.const(0) if e.attr == d else b.idx(e.attr - (e.attr > d))
+        if e.op == "const":
+            return b.const(e.attr, e.dtype)
+        if e.op in ("ridx", "acc"):
+            return b.ridx(e.attr) if e.op == "ridx" else b.acc(e.attr, e.dtype)
+        if e.op == "load":
+            return b.load(e.attr, args[0], e.dtype)
+        new = b._mk(e.op, e.dtype, args, e.attr)
+        return b.binary(e.op, *new.args) if e.op in _AFFINE and new.dtype.is_int else new
+    memo = rebuild(k.roots(), moved)
     shape = k.shape[:d] + (k.shape[d] * k.shape[d + 1],) + k.shape[d + 2:]
-    stores = tuple(Store(s.buf, walk(s.offset), walk(s.value), s.mode) for s in k.stores)
-    reductions = tuple(Reduction(r.kind, walk(r.value)) for r in k.reductions)
+    stores = tuple(Store(s.buf, memo[id(s.offset)], memo[id(s.value)], s.mode) for s in k.stores)
+    reductions = tuple(Reduction(r.kind, memo[id(r.value)]) for r in k.reductions)
     return make_kernel(k.name, shape, stores, k.rshape, reductions, k.origin, k.gemm)
 
 

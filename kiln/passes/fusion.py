@@ -5,7 +5,8 @@ the scalar body of every kernel.
    constants own buffers. An elementwise or movement value is *inlined* (recomputed inside
    each consumer's body; movement ops become index arithmetic) unless recomputing it costs
    more than storing and reloading it: a cost model weighs its expression by the work of
-   each consumer (a value broadcast along 1000 columns is recomputed 1000 times).
+   each consumer (a value broadcast along 1000 columns is recomputed 1000 times), and a chain
+   deeper than `FusionPolicy.max_depth` is cut (so the recursive inlining below stays shallow).
 2. *Group*: a materialized elementwise value computed pointwise from a reduction's result
    becomes an *epilogue* of that reduction's kernel (bias + activation after a matmul,
    log after a sum); reductions over the same index and reduction spaces that do not depend

@@ -16,10 +16,15 @@ from ..ir.opdef import get
 @dataclass(frozen=True)
 class FusionPolicy:
     """`fuse_elementwise=False` gives one kernel per compute op (movement ops always inline);
-    `inline_budget` is the extra per-element work accepted to avoid materializing a value."""
+    `inline_budget` is the extra per-element work accepted to avoid materializing a value;
+    `max_depth` is the longest chain of ops inlined into one kernel body: a deeper chain
+    (20,000 elementwise ops) is cut into kernels of at most that depth, which keeps the
+    lowering's and codegen's work per kernel bounded (stored values keep their dtype, so the
+    results are those of the uncut chain)."""
 
     fuse_elementwise: bool = True
     inline_budget: int = 12
+    max_depth: int = 64
     gemm: bool = False  # float matmuls become BLAS calls (the runtime provides them)
 
 
@@ -54,12 +59,14 @@ class Materialize:
         assigned = {n.inputs[1] for n in self.g.nodes if n.op == "assign"}
         self.stored = outputs | assigned
         cost: dict[Value, int] = {}
+        depth: dict[Value, int] = {}  # ops inlined on the longest path to v (0: v has a buffer)
         for n in self.g.nodes:
             if n.op == "assign":
                 continue
             v, op = n.out, get(n.op)
             c = _weight(n) + sum(cost.get(x, 0) for x in n.inputs)
-            if op.reduce or op.scatter or v in outputs or v in assigned:
+            d = 1 + max((depth.get(x, 0) for x in n.inputs), default=0)
+            if op.reduce or op.scatter or v in outputs or v in assigned or d >= self.policy.max_depth:
                 must = True
             elif n.op == "constant":
                 must = v.type.size != 1  # a buffer of its own, not a kernel
@@ -76,15 +83,16 @@ class Materialize:
             if must:
                 self.materialized.add(v)
             cost[v] = 0 if must else c
+            depth[v] = 0 if must else d
             if self._is_gemm(n):
                 self.gemm_operands[n] = [self._gemm_operand(x) for x in n.inputs]
                 for base, _, _ in self.gemm_operands[n]:
                     if base.producer is not None and not (base.producer.op == "constant" and base.type.size != 1):
                         self.materialized.add(base)
-                        cost[base] = 0
+                        cost[base] = depth[base] = 0
             elif n.op == "matmul" and _swaps_last_axes(n.inputs[1].producer):
                 self.materialized.add(n.inputs[1])  # rows of the right operand are what the loop reads
-                cost[n.inputs[1]] = 0
+                cost[n.inputs[1]] = depth[n.inputs[1]] = 0
 
     def _is_gemm(self, n: Node) -> bool:
         """A float matmul BLAS multiplies, unless it is shallow and its right operand small: an
@@ -118,11 +126,15 @@ class Materialize:
         and views cost nothing themselves, so reads are followed through them (a reshape
         feeding a broadcast feeding a reduction reads v as often as the broadcast expands it)."""
         total = 0.0
-        for u in self.users.get(v, ()):
-            op = get(u.op)
-            if op.traits & {"movement", "view"} and u.outputs and u.out not in self.stored:
-                total += self._reads(u.out) * u.out.type.size / max(v.type.size, 1)
-                continue
-            work = u.out.type.size * (math.prod(op.rshape(u)) if op.reduce else 1) if u.outputs else v.type.size
-            total += work / max(v.type.size, 1)
+        todo = [(v, 1.0 / max(v.type.size, 1))]  # (a view of v, v's reads per element of it)
+        while todo:
+            w, scale = todo.pop()
+            for u in self.users.get(w, ()):
+                op = get(u.op)
+                if op.traits & {"movement", "view"} and u.outputs and u.out not in self.stored:
+                    todo.append((u.out, scale if u.out.type.size else 0.0))
+                    continue
+                work = (u.out.type.size * (math.prod(op.rshape(u)) if op.reduce else 1) if u.outputs
+                        else w.type.size)
+                total += work * scale
         return total

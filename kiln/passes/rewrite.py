@@ -134,15 +134,12 @@ def producer(v: Value, op: str) -> Node | None:
 def constant_of(v: Value) -> np.ndarray | None:
     """The value of v when it is a constant (possibly reshaped or broadcast), else None."""
     p = v.producer
-    if p is None:
+    while p is not None and p.op in ("broadcast_to", "reshape") and p.inputs[0].type.size == 1:
+        p = p.inputs[0].producer  # a one-element constant seen through any chain of these
+    if p is None or p.op != "constant":
         return None
-    if p.op == "constant":
-        return np.asarray(p.attrs["value"])
-    if p.op in ("broadcast_to", "reshape"):
-        inner = constant_of(p.inputs[0])
-        if inner is not None and inner.size == 1:
-            return np.broadcast_to(inner.reshape(()), v.shape)
-    return None
+    value = np.asarray(p.attrs["value"])
+    return value if p.out is v else np.broadcast_to(value.reshape(()), v.shape)
 
 
 def is_splat(v: Value, x: float) -> bool:

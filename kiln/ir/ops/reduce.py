@@ -9,6 +9,8 @@ from ..opdef import defop, norm_axis
 
 
 def _axes(ndim: int, axes) -> tuple[int, ...]:
+    if ndim == 0 and axes:  # norm_axis lets axis 0 of a 0-d array through; a reduction has none
+        raise ShapeError(f"axis {axes[0]} is out of bounds for an array of dimension 0")
     out = tuple(sorted({norm_axis(a, ndim) for a in axes}))
     if len(out) != len(axes):
         raise ShapeError(f"duplicate value in axes {tuple(axes)}")

@@ -324,7 +324,13 @@ def _iota_ref(shape, axis, dtype):
     return np.broadcast_to(r, shape).astype(dt.as_dtype(dtype).np)
 
 
-defop("iota", shape=lambda types, shape, axis, dtype: tuple(shape),
+def _iota_shape(types, shape, axis, dtype):
+    if not 0 <= axis < len(shape):  # the axis the values count along is one of the shape's
+        raise ShapeError(f"axis {axis} is out of range for shape {tuple(shape)}")
+    return tuple(shape)
+
+
+defop("iota", shape=_iota_shape,
       dtype=lambda types, shape, axis, dtype: dt.as_dtype(dtype), ref=_iota_ref, emit=_iota_emit,
       traits={"internal", "creation"}, attrs=("shape", "axis", "dtype"))
 
