@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -19,8 +20,28 @@ from ..ir.opdef import get
 from ..ir.types import TensorType
 
 _KILN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_STACK: list["TraceContext"] = []
-EAGER_HOOKS: list[Callable] = []  # called as hook(op, inputs, attrs, output) after eager ops
+
+
+class _ThreadState(threading.local):
+    """Trace state is per thread: one thread's trace or tape never sees another's ops."""
+
+    def __init__(self) -> None:
+        self.stack: list[TraceContext | None] = []  # the active builders, innermost last
+        self.eager_hooks: list[Callable] = []  # called as hook(op, inputs, attrs, output) after eager ops
+        self.creation_hooks: list[Callable] = []  # called with each new Variable (jit's retrace check)
+
+
+_STATE = _ThreadState()
+
+
+def eager_hooks() -> list[Callable]:
+    """This thread's recording tapes."""
+    return _STATE.eager_hooks
+
+
+def creation_hooks() -> list[Callable]:
+    """This thread's checks on new Variables."""
+    return _STATE.creation_hooks
 
 
 def user_loc() -> Loc | None:
@@ -98,12 +119,15 @@ class TraceContext:
 
 
 def current() -> TraceContext | None:
-    return _STACK[-1] if _STACK else None
+    stack = _STATE.stack
+    return stack[-1] if stack else None
 
 
 def idle() -> bool:
-    """No trace and no tape is recording: a compiled function may run its native code directly."""
-    return not _STACK and not EAGER_HOOKS
+    """No trace and no tape is recording on this thread: a compiled function may run its native
+    code directly."""
+    state = _STATE
+    return not state.stack and not state.eager_hooks
 
 
 class tracing:
@@ -113,11 +137,11 @@ class tracing:
         self.ctx = ctx
 
     def __enter__(self):
-        _STACK.append(self.ctx)
+        _STATE.stack.append(self.ctx)
         return self.ctx
 
     def __exit__(self, *exc):
-        _STACK.pop()
+        _STATE.stack.pop()
 
 
 def eager_types_key(op: str, attrs: dict, inputs: list) -> tuple:

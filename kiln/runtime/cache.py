@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from typing import Callable, TypeVar
 
@@ -20,8 +21,14 @@ class CodeCache:
     def __init__(self) -> None:
         self._items: OrderedDict[str, object] = OrderedDict()
         self.hits = self.misses = 0
+        self._lock = threading.RLock()
 
     def get_or_build(self, key: str, build: Callable[[], T]) -> T:
+        # NOTE: one build at a time: threads that miss on one key at once load its code once
+        with self._lock:
+            return self._get_or_build(key, build)
+
+    def _get_or_build(self, key: str, build: Callable[[], T]) -> T:
         if key in self._items:
             self.hits += 1
             self._items.move_to_end(key)
