@@ -204,7 +204,7 @@ class GradientTape:
             self._ctx, self._span = ctx, [len(ctx.nodes), None]
             self._at_enter = dict(ctx.current)
         else:
-            trace.eager_hooks().append(self._record)
+            trace.start_recording(self._record)
         self._active = True
         return self
 
@@ -213,7 +213,7 @@ class GradientTape:
         if self._ctx is not None:
             self._span[1] = len(self._ctx.nodes)
         else:
-            trace.eager_hooks().remove(self._record)
+            trace.stop_recording(self._record)
 
     def _record(self, op: str, operands: list, attrs: dict, result: Any) -> None:
         if op == "assign":

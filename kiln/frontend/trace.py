@@ -32,6 +32,28 @@ class _ThreadState(threading.local):
 
 
 _STATE = _ThreadState()
+# threads with a trace or tape open; while it is 0 every thread is idle (one global read on the
+# hot path). A thread's own count is in it before its own reads, so other threads' updates,
+# made under _COUNT_LOCK, never change what this thread sees about itself.
+_open = 0
+_COUNT_LOCK = threading.Lock()
+
+
+def _count(delta: int) -> None:
+    global _open
+    with _COUNT_LOCK:
+        _open += delta
+
+
+def start_recording(hook: Callable) -> None:
+    """Make `hook` one of this thread's recording tapes."""
+    _count(1)
+    _STATE.eager_hooks.append(hook)
+
+
+def stop_recording(hook: Callable) -> None:
+    _STATE.eager_hooks.remove(hook)
+    _count(-1)
 
 
 def eager_hooks() -> list[Callable]:
@@ -119,6 +141,8 @@ class TraceContext:
 
 
 def current() -> TraceContext | None:
+    if not _open:
+        return None
     stack = _STATE.stack
     return stack[-1] if stack else None
 
@@ -126,6 +150,8 @@ def current() -> TraceContext | None:
 def idle() -> bool:
     """No trace and no tape is recording on this thread: a compiled function may run its native
     code directly."""
+    if not _open:
+        return True
     state = _STATE
     return not state.stack and not state.eager_hooks
 
@@ -137,11 +163,13 @@ class tracing:
         self.ctx = ctx
 
     def __enter__(self):
+        _count(1)
         _STATE.stack.append(self.ctx)
         return self.ctx
 
     def __exit__(self, *exc):
         _STATE.stack.pop()
+        _count(-1)
 
 
 def eager_types_key(op: str, attrs: dict, inputs: list) -> tuple:

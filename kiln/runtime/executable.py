@@ -29,7 +29,9 @@ class CallContext:
     """What one call in flight owns: its pointer table and arena, which arrays the table's
     argument slots point into, and the results it may write again."""
 
-    def __init__(self, exe: "Executable"):
+    __slots__ = ("address", "arena", "bound", "recycled", "table")
+
+    def __init__(self, exe: Executable):
         program = exe.program
         self.table = (ctypes.c_void_p * max(len(program.buffers), 1))()
         self.arena = _aligned(program.arena_bytes)
