@@ -10,6 +10,11 @@ follows sooner), then sleep in futex(2); the caller wakes sleepers only when the
 takes chunks itself and spins until every chunk is done. The chunk counter carries its
 kernel's generation and chunk count, so a worker that arrives late cannot take a chunk of
 the next kernel by mistake. Memory orderings are sequentially consistent throughout.
+
+Several Python threads may call compiled code at once: the pool serves one kernel at a time.
+A caller takes `pool.busy` with one compare-and-swap; a caller that finds it taken runs its
+kernel's whole range on its own thread (correct, and no waiting on another call), and the
+owner releases it once its kernel's chunks are all done.
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ def pool_module(triple: str) -> ir.Module:
     fn_g, bufs_g = _global(m, "pool.fn", PTR, None), _global(m, "pool.bufs", PTR, None)
     n_g, threads_g = _global(m, "pool.n", I64, 0), _global(m, "pool.threads", I32, 1)
     gen_g, done_g, sleepers_g = (_global(m, f"pool.{x}", I32, 0) for x in ("gen", "done", "sleepers"))
-    next_g = _global(m, "pool.next", I64, 0)
+    next_g, busy_g = _global(m, "pool.next", I64, 0), _global(m, "pool.busy", I32, 0)
     syscall = ir.Function(m, ir.FunctionType(I64, [I64], var_arg=True), "syscall")
     create = ir.Function(m, ir.FunctionType(I32, [PTR, PTR, PTR, PTR]), "pthread_create")
 
@@ -115,10 +120,13 @@ def pool_module(triple: str) -> ir.Module:
     threads = b.load(threads_g, typ=I32)
     alone = b.append_basic_block("alone")
     share = b.append_basic_block("share")
-    b.cbranch(b.icmp_unsigned("<=", threads, I32(1)), alone, share)
+    take = b.append_basic_block("take")
+    b.cbranch(b.icmp_unsigned("<=", threads, I32(1)), alone, take)
     b.position_at_end(alone)
     b.call(kfn, [bufs, I64(0), n])
     b.ret_void()
+    b.position_at_end(take)  # another thread's kernel holds the pool: run this one alone
+    b.cbranch(b.extract_value(b.cmpxchg(busy_g, I32(0), I32(1), SC, SC), 1), share, alone)
     b.position_at_end(share)
     most = b.mul(b.zext(threads, I64), I64(CHUNKS_PER_THREAD))
     chunks = b.select(b.icmp_signed("<", n, most), n, most)
@@ -140,6 +148,7 @@ def pool_module(triple: str) -> ir.Module:
     finished = b.zext(b.load_atomic(done_g, SC, 4, typ=I32), I64)
     b.cbranch(b.icmp_unsigned("<", finished, chunks), spin, out)
     b.position_at_end(out)
+    b.store_atomic(I32(0), busy_g, SC, 4)
     b.ret_void()
 
     # kiln_pool_start(threads): start threads-1 workers

@@ -3,7 +3,7 @@
 Gradients are ordinary traced ops (passes.autodiff.backward emits each op's registry VJP into
 the active trace), so they compose to any order and compile like any other code. Inside a
 trace the differentiated function is traced in place; eagerly, kn.grad traces a whole graph
-and compiles it, and a tape differentiates the eager ops it recorded (trace.EAGER_HOOKS).
+and compiles it, and a tape differentiates the eager ops it recorded (trace.eager_hooks(), per thread).
 """
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ class GradientTape:
     watch_accessed_variables=False), other arrays only after `watch`; a non-persistent tape
     answers one `gradient` call; an unconnected source gets None. Inside a compiled function
     the tape differentiates the traced nodes made while it was active; eagerly it records
-    every op through trace.EAGER_HOOKS.
+    every op of its thread through trace.eager_hooks().
     """
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
@@ -204,7 +204,7 @@ class GradientTape:
             self._ctx, self._span = ctx, [len(ctx.nodes), None]
             self._at_enter = dict(ctx.current)
         else:
-            trace.EAGER_HOOKS.append(self._record)
+            trace.start_recording(self._record)
         self._active = True
         return self
 
@@ -213,7 +213,7 @@ class GradientTape:
         if self._ctx is not None:
             self._span[1] = len(self._ctx.nodes)
         else:
-            trace.EAGER_HOOKS.remove(self._record)
+            trace.stop_recording(self._record)
 
     def _record(self, op: str, operands: list, attrs: dict, result: Any) -> None:
         if op == "assign":
@@ -337,7 +337,7 @@ class GradientTape:
                         "gradients are None")
         seeds = [None if s is None else lift(s, t.dtype) for s, t in zip(seeds, tgts)]
         flat = [x for g in groups for x in g]
-        if trace.EAGER_HOOKS:  # another tape is recording: run op by op so it sees the gradient ops
+        if trace.eager_hooks():  # another tape is recording: run op by op so it sees the gradient ops
             return self._op_by_op(records, tgts, flat, seeds, groups)
         return self._compiled(records, tgts, flat, seeds, groups)
 

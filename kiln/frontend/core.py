@@ -79,7 +79,7 @@ def apply(op: str, operands: list, weak: bool = False, **attrs: Any):
     except KilnError as e:
         raise e.at(op, loc) from None
     result = None if out is None else Array(out)
-    for hook in trace.EAGER_HOOKS:
+    for hook in trace.eager_hooks():
         hook(op, operands, attrs, result)
     return result
 

@@ -13,6 +13,7 @@ import functools
 import inspect
 import re
 import logging
+import threading
 import warnings
 import weakref
 from collections import OrderedDict
@@ -33,7 +34,7 @@ from .compile import Compiled, Lowered, compile_graph, lower_graph
 from .core import lift
 from .tensor import Array, Tensor
 from .trace import TraceContext, current, tracing, user_loc
-from .variable import CREATION_HOOKS, Variable
+from .variable import Variable
 
 log = logging.getLogger("kiln.jit")
 
@@ -192,7 +193,8 @@ class LoweredFunction:
         return self.lowered.kernel_counts()
 
     def compile(self) -> CompiledFunction:
-        return CompiledFunction(self._jitted, self._key, self._jitted._entry(self._key, traced=self._traced))
+        with self._jitted._lock:
+            return CompiledFunction(self._jitted, self._key, self._jitted._entry(self._key, traced=self._traced))
 
 
 class JitFunction:
@@ -220,6 +222,9 @@ class JitFunction:
                                                       inspect.Parameter.POSITIONAL_OR_KEYWORD} and \
             all(p.default is inspect.Parameter.empty for p in self.sig.parameters.values())
         self._fast: dict[tuple, _Entry] = {}
+        # NOTE: tracing and compiling hold this lock (one trace per function at a time: a first
+        # trace that creates Variables runs once); calls of compiled entries never take it.
+        self._lock = threading.RLock()
 
     # signature -------------------------------------------------------------------------------
     def _signature(self, args, kwargs) -> tuple[tuple, list]:
@@ -286,7 +291,7 @@ class JitFunction:
                 raise TraceError(f"{self.__name__} created Variable {var.name!r} while retracing; create "
                                  "Variables on the first call only (or outside the compiled function)",
                                  loc=user_loc())
-        CREATION_HOOKS.append(no_new_variables)
+        trace.creation_hooks().append(no_new_variables)
         try:
             with tracing(ctx):
                 bound = inspect.BoundArguments(self.sig, OrderedDict(ordered))
@@ -294,7 +299,7 @@ class JitFunction:
                 out_leaves, out_tree = pytree.flatten(out, _is_leaf)
                 values = [lift(o).value for o in out_leaves]
         finally:
-            CREATION_HOOKS.remove(no_new_variables)
+            trace.creation_hooks().remove(no_new_variables)
         graph = ctx.finish(values)
         var_leaf = {id(x): i for i, (x, s) in enumerate(zip(leaves, key[1])) if s[0] == "var"}
         sources = [("leaf", var_leaf[id(v)]) if id(v) in var_leaf else ("captured", v) for v in ctx.variables]
@@ -344,23 +349,26 @@ class JitFunction:
                 return entry.run(args)
         if current() is not None:  # called while tracing another function: inline it
             return self.fn(*args, **kwargs)
-        if trace.EAGER_HOOKS:  # an eager GradientTape is recording: run op by op so it sees every op
+        if trace.eager_hooks():  # an eager GradientTape is recording: run op by op so it sees every op
             return self.fn(*args, **kwargs)
         key, leaves = self._signature(args, kwargs)
         entry = self.cache.get(key)
         if entry is None:
-            entry = self._entry(key, leaves)
+            with self._lock:
+                entry = self._entry(key, leaves)
         if fast is not None and len(self._fast) < cfg.get().trace_cache:
             self._fast[fast] = entry
         return entry.run(leaves)
 
     def trace(self, *args, **kwargs) -> Traced:
         key, leaves = self._signature(args, kwargs)
-        return Traced(self._trace(key, leaves)[0])
+        with self._lock:
+            return Traced(self._trace(key, leaves)[0])
 
     def lower(self, *args, **kwargs) -> LoweredFunction:
         key, leaves = self._signature(args, kwargs)
-        traced = self._trace(key, leaves)
+        with self._lock:
+            traced = self._trace(key, leaves)
         return LoweredFunction(self, key, lower_graph(traced[0]), traced)
 
     def __get__(self, obj, objtype=None):

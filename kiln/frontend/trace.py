@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -22,8 +23,50 @@ from ..runtime.cache import LRU
 
 _KILN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep  # np.sum(a) reaches kiln via NumPy
-_STACK: list["TraceContext"] = []
-EAGER_HOOKS: list[Callable] = []  # called as hook(op, inputs, attrs, output) after eager ops
+
+
+class _ThreadState(threading.local):
+    """Trace state is per thread: one thread's trace or tape never sees another's ops."""
+
+    def __init__(self) -> None:
+        self.stack: list[TraceContext | None] = []  # the active builders, innermost last
+        self.eager_hooks: list[Callable] = []  # called as hook(op, inputs, attrs, output) after eager ops
+        self.creation_hooks: list[Callable] = []  # called with each new Variable (jit's retrace check)
+
+
+_STATE = _ThreadState()
+# threads with a trace or tape open; while it is 0 every thread is idle (one global read on the
+# hot path). A thread's own count is in it before its own reads, so other threads' updates,
+# made under _COUNT_LOCK, never change what this thread sees about itself.
+_open = 0
+_COUNT_LOCK = threading.Lock()
+
+
+def _count(delta: int) -> None:
+    global _open
+    with _COUNT_LOCK:
+        _open += delta
+
+
+def start_recording(hook: Callable) -> None:
+    """Make `hook` one of this thread's recording tapes."""
+    _count(1)
+    _STATE.eager_hooks.append(hook)
+
+
+def stop_recording(hook: Callable) -> None:
+    _STATE.eager_hooks.remove(hook)
+    _count(-1)
+
+
+def eager_hooks() -> list[Callable]:
+    """This thread's recording tapes."""
+    return _STATE.eager_hooks
+
+
+def creation_hooks() -> list[Callable]:
+    """This thread's checks on new Variables."""
+    return _STATE.creation_hooks
 
 
 def user_loc() -> Loc | None:
@@ -101,12 +144,19 @@ class TraceContext:
 
 
 def current() -> TraceContext | None:
-    return _STACK[-1] if _STACK else None
+    if not _open:
+        return None
+    stack = _STATE.stack
+    return stack[-1] if stack else None
 
 
 def idle() -> bool:
-    """No trace and no tape is recording: a compiled function may run its native code directly."""
-    return not _STACK and not EAGER_HOOKS
+    """No trace and no tape is recording on this thread: a compiled function may run its native
+    code directly."""
+    if not _open:
+        return True
+    state = _STATE
+    return not state.stack and not state.eager_hooks
 
 
 class tracing:
@@ -116,11 +166,13 @@ class tracing:
         self.ctx = ctx
 
     def __enter__(self):
-        _STACK.append(self.ctx)
+        _count(1)
+        _STATE.stack.append(self.ctx)
         return self.ctx
 
     def __exit__(self, *exc):
-        _STACK.pop()
+        _STATE.stack.pop()
+        _count(-1)
 
 
 def eager_types_key(op: str, attrs: dict, inputs: list) -> tuple:

@@ -14,10 +14,9 @@ from ..errors import DTypeError, ShapeError, TraceError
 from ..ir import dtypes as dt
 from .core import apply, lift
 from .tensor import Array, ArrayMethods, Tensor
-from .trace import current, user_loc
+from .trace import creation_hooks, current, user_loc
 
 _names = itertools.count()
-CREATION_HOOKS: list = []  # called with each new Variable (jit forbids creation on retraces)
 
 
 class Variable(ArrayMethods):
@@ -43,7 +42,7 @@ class Variable(ArrayMethods):
         object.__setattr__(self, "data", np.array(arr, dtype=d.np, order="C", copy=True))
         self.trainable = bool(trainable)
         self.name = name or f"Variable:{next(_names)}"
-        for hook in CREATION_HOOKS:
+        for hook in creation_hooks():
             hook(self)
 
     def __setattr__(self, name: str, value) -> None:

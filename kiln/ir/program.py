@@ -36,7 +36,7 @@ class Program:
     sites: list[IndexSite] = field(default_factory=list)  # the index checks, numbered from 0
 
     def __post_init__(self) -> None:
-        """A program whose kernels check indices gets a status buffer, fresh for every call: the
+        """A program whose kernels check indices gets a status buffer, zero at every call: the
         first failing check (of any thread) writes it, and the entry stops after that kernel."""
         seen = {e.attr: None for k in self.kernels for e in checks(k)}
         if seen and not self.sites:

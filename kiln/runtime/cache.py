@@ -69,16 +69,19 @@ class CodeCache:
         self._alive: weakref.WeakValueDictionary[str, object] = weakref.WeakValueDictionary()
         self._recent: LRU[object] = LRU(lambda: RECENT)
         self.hits = self.misses = 0
+        self._lock = threading.RLock()
 
     def get_or_build(self, key: str, build: Callable[[], T]) -> T:
-        value = self._alive.get(key)
-        if value is not None:
-            self.hits += 1
-        else:  # NOTE: two threads may build the same program at once; both results are correct
-            self.misses += 1
-            value = build()
-            self._alive[key] = value
-        self._recent.put(key, value)
+        # NOTE: one build at a time: threads that miss on one key at once load its code once
+        with self._lock:
+            value = self._alive.get(key)
+            if value is not None:
+                self.hits += 1
+            else:
+                self.misses += 1
+                value = build()
+                self._alive[key] = value
+            self._recent.put(key, value)
         return value  # type: ignore[return-value]
 
     def clear(self) -> None:

@@ -308,19 +308,22 @@ def _exited(pid: int) -> bool:
 
 
 _pool: list[Loaded] = []  # the thread pool's code: loaded once, kept for the process
+_pool_lock = threading.Lock()
 
 
 def start_pool(pool_ir: str, threads: int) -> None:
     """Load the thread pool module once, register `kiln_parallel_for` for generated code and
-    start its workers (threads - 1 of them; the caller is the last)."""
-    if _pool:
-        return
-    loaded = load([lambda: pool_ir], "kiln_parallel_for")
-    llvm.add_symbol("kiln_parallel_for", loaded.address)
-    with _lock:
-        start_address = _address(loaded.engine.get_function_address("kiln_pool_start"), "kiln_pool_start")
-    start = ctypes.CFUNCTYPE(None, ctypes.c_int32)(start_address)
-    start(threads)
-    # a forked child has no worker threads: it runs every kernel on its own thread
-    os.register_at_fork(after_in_child=lambda: start(1))
-    _pool.append(loaded)
+    start its workers (threads - 1 of them; the caller is the last), once even when threads
+    compile their first functions at the same time."""
+    with _pool_lock:
+        if _pool:
+            return
+        loaded = load([lambda: pool_ir], "kiln_parallel_for")
+        llvm.add_symbol("kiln_parallel_for", loaded.address)
+        with _lock:
+            start_address = _address(loaded.engine.get_function_address("kiln_pool_start"), "kiln_pool_start")
+        start = ctypes.CFUNCTYPE(None, ctypes.c_int32)(start_address)
+        start(threads)
+        # a forked child has no worker threads: it runs every kernel on its own thread
+        os.register_at_fork(after_in_child=lambda: start(1))
+        _pool.append(loaded)
