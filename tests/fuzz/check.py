@@ -30,7 +30,8 @@ class Stats:
         self.refusals += len(case.refused)
         for v in case.graph.outputs:
             bound = env[v][1]
-            self.elements.update(exact=int((bound == 0).sum()), bounded=int(np.isfinite(bound).sum() - (bound == 0).sum()),
+            exact = int((bound == 0).sum())
+            self.elements.update(exact=exact, bounded=int(np.isfinite(bound).sum()) - exact,
                                  unchecked=int(np.isinf(bound).sum()))
 
     def __str__(self) -> str:

@@ -28,7 +28,8 @@ def _axes(b: Builder, x: Value, attrs: dict):
 
 def _axis(b: Builder, x: Value | None, attrs: dict):
     nd = len(attrs["shape"]) if x is None else x.ndim
-    return b.draw(st.integers(-nd - 1, nd) if b.draw(st.integers(0, 15)) == 0 else st.integers(-nd, max(nd - 1, 0)))
+    wild = b.draw(st.integers(0, 15)) == 0  # one past either end now and then
+    return b.draw(st.integers(-nd - 1, nd) if wild else st.integers(-nd, max(nd - 1, 0)))
 
 
 def _factor(b: Builder, size: int) -> tuple[int, ...]:
@@ -121,7 +122,8 @@ def generic(b: Builder, name: str) -> None:
     x = b.pick() if n != 0 else None
     attrs = draw_attrs(b, name, x)
     if n is None:
-        xs = [x] + [b.arg(x.dtype, _along(b, x.shape, attrs.get("axis", 0))) for _ in range(b.draw(st.integers(0, 2)))]
+        more = b.draw(st.integers(0, 2))
+        xs = [x] + [b.arg(x.dtype, _along(b, x.shape, attrs.get("axis", 0))) for _ in range(more)]
     else:
         xs = [x] + [b.pick() for _ in range(n - 1)] if x is not None else []
     b.apply(name, xs, attrs)
@@ -134,13 +136,14 @@ def _along(b: Builder, shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
     return shape[:ax] + (b.draw(st.integers(0, 3)),) + shape[ax + 1:]
 
 
-def _indices(b: Builder, shape: tuple[int, ...], bounds: tuple[int, ...], allow_negative: bool = True) -> Value:
+def _indices(b: Builder, shape: tuple[int, ...], bounds: tuple[int, ...],
+             allow_negative: bool = True) -> Value:
     """An int index array of `shape`; column k (last axis) indexes a dim of size bounds[k]."""
     d = b.draw(st.sampled_from([dt.int32, dt.int64]))
     arr = np.zeros(shape, d.np)
     for k, n in enumerate(bounds):
         lo = -n if allow_negative else 0
-        col = b.draw(values.array(d, shape[:-1], st.integers(lo, max(n - 1, lo)))) if n else np.zeros(shape[:-1])
+        col = b.draw(values.array(d, shape[:-1], st.integers(lo, max(n - 1, lo)))) if n else 0
         arr[..., k] = col
     v = b.arg(d, shape, st.just(0))
     b.arrays[-1] = arr.astype(d.np)
@@ -202,7 +205,8 @@ def im2col(b: Builder, name: str) -> None:
 def col2im(b: Builder, name: str) -> None:
     w = _window(b)
     size = (b.draw(st.integers(1, 6)), b.draw(st.integers(1, 6)))
-    o = [out_size(size[i], w["kernel"][i], w["stride"][i], *w["padding"][i], w["dilation"][i]) for i in range(2)]
+    o = [out_size(size[i], w["kernel"][i], w["stride"][i], *w["padding"][i], w["dilation"][i])
+         for i in range(2)]
     if min(o) < 1:
         return
     nc = tuple(b.draw(st.integers(0, 2)) for _ in range(2))

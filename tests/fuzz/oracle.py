@@ -126,8 +126,8 @@ def _bound(node: Node, xs: list[np.ndarray], es: list[np.ndarray], y: np.ndarray
     op = get(node.op)
     y64 = y.astype(np.float64) if y.dtype.kind == "f" else y
     if "elementwise" in op.traits:
-        dev = _elementwise_bound(node, xs, es, _ref64(node, [x.astype(np.float64) if x.dtype.kind == "f" else x
-                                                             for x in xs]))
+        wide = [x.astype(np.float64) if x.dtype.kind == "f" else x for x in xs]
+        dev = _elementwise_bound(node, xs, es, _ref64(node, wide))
     elif op.reduce is not None or op.scatter is not None:
         dev = _reduction_bound(node, xs, es, y64)
     elif any(np.any(e > 0) for e in es):  # movement, gathers, windows: the bounds move as the values do
