@@ -33,6 +33,11 @@ KNOWN: dict[str, tuple[str, Pred]] = {
     # reference fails, axis=3 one whose codegen raises IndexError.
     "iota-axis": ("lead (ir/ops/shape.py iota)", lambda op, t, a: op == "iota" and
                   not 0 <= a["axis"] < len(a["shape"])),
+    # matmul of bool operands: the IR type rule accepts it (the frontend refuses it), and the
+    # sum combiner adds i1 values, i.e. XORs them: bool[1,2] @ bool[2,1] of all True gives False
+    # (NumPy: True). Either the rule refuses bool or the bool sum is an OR.
+    "matmul-bool": ("lead (ir/ops/linalg.py type rule, or codegen/reduce.py _combine)",
+                    lambda op, t, a: op == "matmul" and t[0].dtype.is_bool),
 }
 
 
