@@ -38,6 +38,11 @@ KNOWN: dict[str, tuple[str, Pred]] = {
     # (NumPy: True). Either the rule refuses bool or the bool sum is an OR.
     "matmul-bool": ("lead (ir/ops/linalg.py type rule, or codegen/reduce.py _combine)",
                     lambda op, t, a: op == "matmul" and t[0].dtype.is_bool),
+    # gather_nd from a size-0 dim with indices to read: the type rule accepts it (take's refuses,
+    # NumPy raises IndexError) and the compiled code clamps the index into an empty buffer and
+    # reads past it: gather_nd(i32[1,0,5,1], i64[1,4] [[0,0,-4,0]]).
+    "gather-empty-dim": ("index (ir/ops/index.py _gather_nd_shape)", lambda op, t, a: op == "gather_nd" and
+                         t[1].ndim > 0 and 0 in t[0].shape[:t[1].shape[-1]] and t[1].size > 0),
 }
 
 
