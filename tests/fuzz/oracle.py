@@ -122,7 +122,23 @@ def _terms(node: Node) -> int:
     return math.prod(node.inputs[0].shape[:-1])  # scatter: at most every update lands on one point
 
 
+# NumPy leaves the sign of a zero that max/min pick from ±0 to its loops (SIMD and scalar loops
+# differ: np.minimum(-0.0, 0.0) is 0.0 here); kiln follows IEEE 754-2019 (min -0.0, max +0.0).
+SIGNLESS_ZERO = ("maximum", "minimum")
+
+
+def _signless_zero(node: Node) -> bool:
+    return node.op in SIGNLESS_ZERO or get(node.op).combiner in ("max", "min")
+
+
 def _bound(node: Node, xs: list[np.ndarray], es: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    bound = _carried(node, xs, es, y)
+    if y.dtype.kind == "f" and _signless_zero(node):
+        return np.where(y == 0, np.maximum(bound, _tiny(y.dtype)), bound)
+    return bound
+
+
+def _carried(node: Node, xs: list[np.ndarray], es: list[np.ndarray], y: np.ndarray) -> np.ndarray:
     op = get(node.op)
     y64 = y.astype(np.float64) if y.dtype.kind == "f" else y
     if "elementwise" in op.traits:
