@@ -190,7 +190,15 @@ class ScalarEmitter:
             take = b.icmp_signed("!=", b.and_(y, constant(d, 1 << bit)), constant(d, 0))
             result = b.select(take, b.mul(result, base), result)
             base = b.mul(base, base)
-        return result
+        return b.select(b.icmp_signed("<", y, constant(d, 0)), self._int_inverse_pow(d, x, y), result)
+
+    def _int_inverse_pow(self, d, x, y):
+        """x^y for y < 0: 1/x^|y| truncated toward zero (1, ±1 for x = -1, else 0)."""
+        b, one = self.b, constant(d, 1)
+        odd = b.icmp_signed("!=", b.and_(y, one), constant(d, 0))
+        minus = b.select(odd, constant(d, -1), one)
+        return b.select(b.icmp_signed("==", x, one), one,
+                        b.select(b.icmp_signed("==", x, constant(d, -1)), minus, constant(d, 0)))
 
     def op_max(self, e, x, y):
         return self._minmax(e.dtype, x, y, "maximum", ">")

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..ir.graph import Graph, Node, Value
 from ..ir.kernel import Expr, Gemm, Kernel, KernelBuilder, Reduction, Store, make_kernel
-from ..ir.opdef import get
+from ..ir.opdef import get, norm_axis
 from ..ir.program import Buffer, Program
 from .coalesce import coalesce
 from .materialize import FusionPolicy, Materialize
@@ -275,7 +275,7 @@ class _Lowering(Materialize):
     def emit_scan(self, node: Node, name: str) -> None:
         b = KernelBuilder()
         op = get(node.op)
-        ax = node.attrs["axis"]
+        ax = norm_axis(node.attrs["axis"], node.out.ndim)
         shape = node.out.shape[:ax] + node.out.shape[ax + 1:]
         ix = tuple(b.idx(d) for d in range(len(shape)))
         rix = tuple(b.ridx(d) for d in range(len(op.rshape(node))))

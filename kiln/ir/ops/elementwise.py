@@ -99,7 +99,20 @@ binary("floor_divide", np.floor_divide, lambda b, x, y: b.floordiv(x, y), _numer
        grad=_zero_grad)
 binary("mod", np.mod, lambda b, x, y: b.mod(x, y), _numeric,
        grad=lambda e, g, y, a, b: (g, e.negative(e.multiply(g, e.floor(e.divide(a, b))))))
-binary("power", np.power, lambda b, x, y: b.pow(x, y), _numeric, traits={"transcendental"},
+def _power_ref(x, y):
+    """NumPy's power, and for integers with a negative exponent 1/x^|y| truncated toward zero
+    (JAX's rule: 1 for x = 1, ±1 for x = -1, else 0, 0 for x = 0 like integer division by
+    zero) where NumPy raises."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind != "i":
+        return np.power(x, y)
+    negative = y < 0
+    p = np.power(x, np.where(negative, 0, y))
+    inverse = np.where(x == 1, 1, np.where(x == -1, np.where(y % 2 == 0, 1, -1), 0))
+    return np.where(negative, inverse, p).astype(p.dtype)
+
+
+binary("power", _power_ref, lambda b, x, y: b.pow(x, y), _numeric, traits={"transcendental"},
        grad=_pow_grad)
 binary("maximum", np.maximum, lambda b, x, y: b.max(x, y),
        grad=_extremum_grad("greater"))

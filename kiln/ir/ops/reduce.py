@@ -145,7 +145,7 @@ argreduction("argmin", np.argmin)
 
 
 def _scan_value(b, node, ix, rix, operand):
-    ax = node.attrs["axis"]
+    ax = norm_axis(node.attrs["axis"], node.inputs[0].ndim)
     return operand(0, ix[:ax] + rix + ix[ax:])
 
 
