@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from kiln.ir import dtypes as dt
+from kiln.ir.bounds import GATHER_MODES, SCATTER_MODES
 from kiln.ir.graph import Value
 from kiln.ir.opdef import get
 from kiln.ir.ops.window import out_size
@@ -91,7 +92,17 @@ def _dtype(b: Builder, x: Value | None, attrs: dict):
     return b.draw(values.DTYPES).name
 
 
-ATTRS = {"axes": _axes, "keepdims": lambda b, x, a: b.draw(st.booleans()), "axis": _axis, "shape": _shape,
+def _mode(b: Builder, x: Value | None, attrs: dict):
+    """An index mode of the op being drawn (the caller replaces it for scatters)."""
+    return b.draw(st.sampled_from(GATHER_MODES))
+
+
+def _fill(b: Builder, x: Value | None, attrs: dict):
+    """The default fill (None) mostly, else a value of x's dtype."""
+    return None if x is None or b.draw(st.booleans()) else np.asarray(b.draw(values.elements(x.dtype))).item()
+
+
+ATTRS = {"mode": _mode, "fill": _fill, "axes": _axes, "keepdims": lambda b, x, a: b.draw(st.booleans()), "axis": _axis, "shape": _shape,
          "perm": _perm, "starts": _slices, "stops": None, "steps": None, "pads": _pads, "value": _value,
          "dtype": _dtype}
 
@@ -163,7 +174,7 @@ def gather_nd(b: Builder, name: str) -> None:
     x = b.pick()
     m = b.draw(st.integers(0, x.ndim))
     lead = b.draw(st.lists(st.integers(0, 3), max_size=2).map(tuple))
-    b.apply(name, [x, _indices(b, lead + (m,), x.shape[:m])], {})
+    b.apply(name, [x, _indices(b, lead + (m,), x.shape[:m])], draw_attrs(b, name, x))
 
 
 def scatter_nd(b: Builder, name: str) -> None:
@@ -173,7 +184,7 @@ def scatter_nd(b: Builder, name: str) -> None:
     shape = front + upd.shape[k:]
     # negative and out-of-range targets: index helper's part of issue 15 (see KNOWN in the test)
     idx = _indices(b, upd.shape[:k] + (len(front),), front, allow_negative=False)
-    b.apply(name, [idx, upd], {"shape": shape})
+    b.apply(name, [idx, upd], {"shape": shape, "mode": b.draw(st.sampled_from(SCATTER_MODES))})
 
 
 def matmul(b: Builder, name: str) -> None:
@@ -223,7 +234,25 @@ def random_uniform(b: Builder, name: str) -> None:
     b.apply(name, [state], {"shape": shape, "dtype": b.draw(st.sampled_from(["float32", "float64"]))})
 
 
-MAKERS = {"take": take, "gather_nd": gather_nd, "scatter_nd": scatter_nd, "matmul": matmul, "im2col": im2col,
+def check_index(b: Builder, name: str) -> None:
+    """Indices checked against an axis of `bound` elements (labels: no negatives)."""
+    bound, negative = b.draw(st.integers(1, 6)), b.draw(st.booleans())
+    shape = b.draw(st.lists(st.integers(0, 3), max_size=2).map(tuple))
+    idx = _indices(b, shape + (1,), (bound,), allow_negative=negative)
+    attrs = {"bound": bound, "negative": negative, "axis": 0, "caller": "take"}
+    b.apply(name, [b.apply("reshape", [idx], {"shape": shape})], attrs)
+
+
+def dynamic_slice(b: Builder, name: str) -> None:
+    """Windows of x from run-time starts (any value: the op clamps them like JAX)."""
+    x = b.pick()
+    steps = tuple(b.draw(st.sampled_from([1, 1, 2, -1])) for _ in x.shape)
+    sizes = tuple(b.draw(st.integers(0, max((n - 1) // abs(s) + 1, 0))) if n else 0 for n, s in zip(x.shape, steps))
+    starts = b.arg(dt.int64, (x.ndim,), st.integers(-8, 8))
+    b.apply(name, [x, starts], {"sizes": sizes, "steps": steps})
+
+
+MAKERS = {"check_index": check_index, "dynamic_slice": dynamic_slice, "take": take, "gather_nd": gather_nd, "scatter_nd": scatter_nd, "matmul": matmul, "im2col": im2col,
           "col2im": col2im, "random_uniform": random_uniform}
 
 
