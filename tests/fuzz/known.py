@@ -15,34 +15,11 @@ def _axis_on_scalar(op: str, types: list[TensorType], attrs: dict) -> bool:
 
 
 KNOWN: dict[str, tuple[str, Pred]] = {
-    # opdef.norm_axis accepts axis 0 for a 0-d operand: the take and concatenate type rules then
-    # raise a raw IndexError (`take(f32[], i32[1], axis=0)`), sum/max/... over axes=(0,) of a
-    # 0-d array succeed where NumPy raises AxisError, cumsum keeps shape () where NumPy gives (1,).
-    "axis-on-0d": ("lead (ir/opdef.py norm_axis; index.py, shape.py type rules)", _axis_on_scalar),
-    # scatter_nd of bool updates: the accumulating store adds an i1 to the i8 in memory and
-    # llvmlite raises "Operands must be the same type, got (i8, i1)" at codegen.
-    "scatter-bool": ("index (codegen/cpu.py store, ir/ops/index.py)",
-                     lambda op, t, a: op == "scatter_nd" and t[1].dtype.is_bool),
-    # scatter_nd with index rows of length 0 (`indices: i32[0]`): the reference's np.add.at(out, (), upd)
-    # raises "array is not broadcastable to correct shape".
-    "scatter-m0": ("index (ir/ops/index.py _scatter_nd_ref)", lambda op, t, a: op == "scatter_nd" and
-                   t[0].ndim > 0 and t[0].shape[-1] == 0),
-    # pad of a 0-d array (pads=()): the type rule accepts it, NumPy's np.pad raises TypeError.
-    "pad-0d": ("lead (ir/ops/shape.py pad)", lambda op, t, a: op == "pad" and t[0].ndim == 0),
-    # iota's type rule never checks `axis`: iota{shape=(2,), axis=-1} makes a graph whose
-    # reference fails, axis=3 one whose codegen raises IndexError.
-    "iota-axis": ("lead (ir/ops/shape.py iota)", lambda op, t, a: op == "iota" and
-                  not 0 <= a["axis"] < len(a["shape"])),
-    # matmul of bool operands: the IR type rule accepts it (the frontend refuses it), and the
-    # sum combiner adds i1 values, i.e. XORs them: bool[1,2] @ bool[2,1] of all True gives False
-    # (NumPy: True). Either the rule refuses bool or the bool sum is an OR.
-    "matmul-bool": ("lead (ir/ops/linalg.py type rule, or codegen/reduce.py _combine)",
-                    lambda op, t, a: op == "matmul" and t[0].dtype.is_bool),
-    # gather_nd from a size-0 dim with indices to read: the type rule accepts it (take's refuses,
-    # NumPy raises IndexError) and the compiled code clamps the index into an empty buffer and
-    # reads past it: gather_nd(i32[1,0,5,1], i64[1,4] [[0,0,-4,0]]).
-    "gather-empty-dim": ("index (ir/ops/index.py _gather_nd_shape)", lambda op, t, a: op == "gather_nd" and
-                         t[1].ndim > 0 and 0 in t[0].shape[:t[1].shape[-1]] and t[1].size > 0),
+    # NumPy lets some functions take axis 0 (or -1) of a 0-d array: np.argmax(0-d, axis=0) is 0,
+    # np.take(0-d, [0], axis=0) is [x], np.cumsum(0-d, axis=0) has shape (1,). kiln's type rules
+    # refuse take, concatenate, cumsum and reductions there with a ShapeError, and argmax/argmin
+    # with "empty sequence"; following NumPy's special case is still open.
+    "axis-on-0d": ("open (ir/ops/reduce.py argmax, index.py take)", _axis_on_scalar),
 }
 
 

@@ -76,6 +76,8 @@ def _ref_offsets(op: str, idx: np.ndarray, bounds: tuple[int, ...], mode: str) -
 def _take_shape(types, axis, mode="raise", fill=None):
     x, idx = types
     _check_index(idx, mode, GATHER_MODES)
+    if x.ndim == 0:
+        raise ShapeError("cannot take along an axis of a 0-d array")
     ax = norm_axis(axis, x.ndim)
     out = x.shape[:ax] + idx.shape + x.shape[ax + 1:]
     if x.shape[ax] == 0:
@@ -186,6 +188,8 @@ defop("gather_nd", shape=_gather_nd_shape, dtype=lambda types, **_: types[0].dty
 def _scatter_nd_shape(types, shape, mode="raise"):
     idx, upd = types
     _check_index(idx, mode, SCATTER_MODES)
+    if upd.dtype.is_bool:  # updates are added where indices repeat: bool has no such sum
+        raise DTypeError("scatter_nd adds its updates; bool updates are not supported (cast them to int)")
     shape = tuple(shape)
     if idx.ndim == 0 or idx.shape[-1] > len(shape):
         raise ShapeError(f"indices of shape {idx.shape} do not index an output of shape {shape}")
@@ -216,6 +220,8 @@ def _scatter_nd_ref(idx, upd, shape, mode="raise"):
     out = np.zeros(shape, dtype=upd.dtype)
     idx = np.asarray(idx)
     m = idx.shape[-1]
+    if m == 0:  # every update lands on the whole output
+        return out + upd.reshape((-1,) + tuple(shape)).sum(0, dtype=upd.dtype)
     j, ok = _ref_offsets("scatter_nd", idx, tuple(shape[:m]), "fill" if mode == "drop" else mode)
     keep = ok.all(-1)
     np.add.at(out, tuple(np.moveaxis(j[keep], -1, 0)), upd[keep])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError
+from ...errors import DTypeError, ShapeError
 from ..opdef import broadcast_shapes, defop, same_dtype
 
 
@@ -19,6 +19,14 @@ def _matmul_shape(types):
     except ShapeError:
         raise ShapeError(f"batch dimensions do not broadcast: {a.shape} @ {b.shape}") from None
     return batch + (a.shape[-2], b.shape[-1])
+
+
+def _matmul_dtype(types):
+    """Products summed: bool operands would add as one-bit integers (an XOR), so they are refused."""
+    d = same_dtype(types)
+    if d.is_bool:
+        raise DTypeError("matmul of bool arrays is not supported; cast them to an integer or float dtype")
+    return d
 
 
 def _bcast(b, ix, shape):
@@ -43,6 +51,6 @@ def _matmul_grad(e, g, y, a, b):
     return e.matmul(g, _swap_last(e, b)), e.matmul(_swap_last(e, a), g)
 
 
-defop("matmul", shape=_matmul_shape, dtype=lambda types: same_dtype(types), ref=np.matmul,
+defop("matmul", shape=_matmul_shape, dtype=_matmul_dtype, ref=np.matmul,
       reduce=_matmul_value, rshape=lambda node: (node.inputs[0].shape[-1],), combiner="sum",
       traits={"linalg", "contraction"}, grad=_matmul_grad)

@@ -149,7 +149,14 @@ def _scan_value(b, node, ix, rix, operand):
     return operand(0, ix[:ax] + rix + ix[ax:])
 
 
+def _no_scalar_scan(ndim: int) -> None:
+    """NumPy's cumsum of a 0-d array along axis 0 has shape (1,); kiln refuses it instead."""
+    if ndim == 0:
+        raise ShapeError("cumsum of a 0-d array: reshape it to (1,) first")
+
+
 def _scan_shape(types, axis):
+    _no_scalar_scan(types[0].ndim)
     norm_axis(axis, types[0].ndim)
     return types[0].shape
 
@@ -171,6 +178,11 @@ def _cumsum_grad(e, g, y, x, axis):
     return (_flip(e, e.cumsum(_flip(e, g, ax), axis=ax), ax),)
 
 
-defop("cumsum", shape=_scan_shape, dtype=_numeric_dtype, ref=lambda x, axis: np.cumsum(x, axis=axis),
+def _cumsum_ref(x, axis):
+    _no_scalar_scan(x.ndim)
+    return np.cumsum(x, axis=axis)
+
+
+defop("cumsum", shape=_scan_shape, dtype=_numeric_dtype, ref=_cumsum_ref,
       reduce=_scan_value, rshape=lambda node: (node.inputs[0].shape[node.attrs["axis"]],), combiner="cumsum",
       traits={"reduction", "scan"}, attrs=("axis",), grad=_cumsum_grad)

@@ -234,6 +234,8 @@ defop("dynamic_slice", shape=_dynamic_slice_shape, dtype=_first_dtype, ref=_dyna
 
 def _concat_shape(types, axis):
     first = types[0]
+    if first.ndim == 0:
+        raise ShapeError("zero-dimensional arrays cannot be concatenated")
     ax = norm_axis(axis, first.ndim)
     for t in types[1:]:
         if t.ndim != first.ndim or any(m != n for d, (m, n) in enumerate(zip(t.shape, first.shape)) if d != ax):
@@ -284,6 +286,8 @@ defop("concatenate", shape=_concat_shape, dtype=lambda types, axis: same_dtype(t
 
 def _pad_shape(types, pads, value):
     (x,) = types
+    if x.ndim == 0:
+        raise ShapeError("cannot pad a 0-d array (NumPy refuses it too)")
     if len(pads) != x.ndim or any(lo < 0 or hi < 0 for lo, hi in pads):
         raise ShapeError(f"pad widths {pads} don't fit array of shape {x.shape}")
     return tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, pads))
@@ -319,7 +323,7 @@ def _iota_emit(b, node, ix, operand):
 
 
 def _iota_ref(shape, axis, dtype):
-    shape = tuple(shape)
+    shape = _iota_shape([], shape, axis, dtype)
     r = np.arange(shape[axis]).reshape([-1 if d == axis else 1 for d in range(len(shape))])
     return np.broadcast_to(r, shape).astype(dt.as_dtype(dtype).np)
 
