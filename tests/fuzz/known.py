@@ -1,6 +1,6 @@
-"""Known bugs the fuzzer found that another part of issue 15 fixes: an op application matching
-one of these is not added to a fuzzed graph. Remove an entry once its fix is merged (the fuzz
-test then covers the case again); each entry names the owner and a minimal repro."""
+"""Known differences from NumPy the fuzzer found and kiln has not settled yet: an op application
+matching one of these is not added to a fuzzed graph. Remove an entry once it is fixed (the fuzz
+test then covers the case again); each entry names where the fix lies and a minimal repro."""
 from __future__ import annotations
 
 from typing import Callable
@@ -33,4 +33,4 @@ def known(op: str, types: list[TensorType], attrs: dict) -> str | None:
 # Sums start from +0.0, so a float sum (or cumsum, matmul, scatter) of negative zeros is +0.0
 # where NumPy gives -0.0 (IEEE's additive identity is -0.0): `sum(f32[1] [-0.0])` -> 0.0.
 # Until the reductions start from -0.0 the fuzzer compares sums' zeros without their sign.
-ZERO_SIGN_OF_SUMS = "reduce (codegen/reduce.py: the sum identity)"
+ZERO_SIGN_OF_SUMS = "open (codegen/reduce.py: the sum identity)"
